@@ -1,0 +1,3 @@
+"""advisor: hardware selection and cost estimation for training large language models."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,282 @@
+"""Pydantic models for every catalog file (hardware_catalog/*.yaml).
+
+Every number in the catalog is a `Figure`: a value with the `source` it comes
+from and the date (`as_of`) the source was read. A figure that no source gives
+is left out (None) rather than guessed. Source keys (for example `MLE-ACC`)
+resolve to full addresses through `sources.yaml`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8")
+Dtype = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8"]
+
+Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", min_length=1, max_length=80)]
+
+
+class Strict(BaseModel):
+    """Base for catalog models: unknown fields are errors, so typos surface."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Figure(Strict):
+    """One sourced number."""
+
+    value: float = Field(
+        ge=0, allow_inf_nan=False, description="The figure, in the unit its field names."
+    )
+    source: str = Field(min_length=1, description="Source key from sources.yaml, or an address.")
+    as_of: dt.date = Field(description="Date the source was read (or the source's own date).")
+    note: str | None = Field(default=None, description="Why this value, derivations, caveats.")
+    conflict: str | None = Field(
+        default=None, description="Other values other sources give, with their sources."
+    )
+    derived: bool = Field(default=False, description="Arithmetic on sourced numbers, not quoted.")
+
+
+class Source(Strict):
+    """A document or page that figures cite by key."""
+
+    key: str = Field(min_length=1)
+    title: str
+    address: str = Field(description="URL, or repository + path + commit.")
+    as_of: dt.date
+
+
+class Accelerator(Strict):
+    """One accelerator chip (GPU, TPU, or other), per device."""
+
+    id: Id
+    name: str
+    vendor: str
+    kind: Literal["gpu", "tpu", "npu", "cpu"] = "gpu"
+    form_factor: str | None = None
+    aliases: list[str] = Field(default_factory=list, description="Other names, case-insensitive.")
+    memory_gb: Figure | None = Field(default=None, description="Device memory, vendor GB label.")
+    memory_type: str | None = None
+    memory_bandwidth_gbs: Figure | None = Field(default=None, description="Peak memory GB/s.")
+    peak_tflops: dict[Dtype, Figure] = Field(
+        default_factory=dict, description="Dense (no sparsity) peak TFLOP/s (TOP/s for int8)."
+    )
+    intra_node_link: str | None = Field(default=None, description="Network id of the chip link.")
+    intra_node_bandwidth_gbs: Figure | None = Field(
+        default=None, description="Chip-to-chip link bandwidth per device, one direction, GB/s."
+    )
+    tdp_w: Figure | None = None
+    launch_year: Figure | None = None
+    list_price_usd: Figure | None = None
+    notes: str | None = None
+
+    @property
+    def memory_bytes(self) -> float | None:
+        return self.memory_gb.value * 1e9 if self.memory_gb else None
+
+    def peak_flops(self, dtype: str) -> float | None:
+        """Dense peak FLOP/s for a dtype, or None when no source gives it."""
+        fig = self.peak_tflops.get(dtype)  # type: ignore[call-overload]
+        return fig.value * 1e12 if fig else None
+
+
+class Cpu(Strict):
+    """A host processor (one socket)."""
+
+    id: Id
+    name: str
+    vendor: str
+    arch: str | None = None
+    aliases: list[str] = Field(default_factory=list)
+    local: bool = Field(default=False, description="Filled in from this machine at run time.")
+    cores: Figure | None = None
+    base_ghz: Figure | None = None
+    boost_ghz: Figure | None = None
+    vector_isa: str | None = None
+    fp32_flops_per_cycle: Figure | None = Field(
+        default=None, description="FP32 FLOPs per cycle per core: FMA pipes x lanes x 2."
+    )
+    memory_channels: Figure | None = None
+    memory_bandwidth_gbs: Figure | None = None
+    tdp_w: Figure | None = None
+    list_price_usd: Figure | None = None
+    notes: str | None = None
+
+    @property
+    def peak_fp32_tflops(self) -> float | None:
+        """cores x base clock x FLOPs/cycle (hardware-facts.md §5)."""
+        if not (self.cores and self.base_ghz and self.fp32_flops_per_cycle):
+            return None
+        return self.cores.value * self.base_ghz.value * self.fp32_flops_per_cycle.value / 1e3
+
+
+class Network(Strict):
+    """A link or fabric: bandwidth is per port (or per device for chip links), one direction."""
+
+    id: Id
+    name: str
+    kind: Literal["ethernet", "infiniband", "efa", "nvlink", "pcie", "ici", "xgmi", "roce", "other"]
+    scope: Literal["intra_node", "inter_node"]
+    aliases: list[str] = Field(default_factory=list)
+    bandwidth_gbs: Figure = Field(description="GB/s, one direction.")
+    latency_us: Figure | None = None
+    notes: str | None = None
+
+
+class Storage(Strict):
+    """A storage device or service."""
+
+    id: Id
+    name: str
+    kind: Literal["nvme", "sata-ssd", "hdd", "block", "object", "parallel-fs", "local-nvme"]
+    aliases: list[str] = Field(default_factory=list)
+    read_mbps: Figure | None = Field(default=None, description="Sequential read MB/s.")
+    write_mbps: Figure | None = None
+    read_mbps_per_tib: Figure | None = Field(
+        default=None, description="For services whose throughput scales with capacity."
+    )
+    iops: Figure | None = None
+    requests_per_s: Figure | None = None
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _has_throughput(self) -> Storage:
+        if not (self.read_mbps or self.read_mbps_per_tib or self.requests_per_s):
+            raise ValueError("needs read_mbps, read_mbps_per_tib or requests_per_s")
+        return self
+
+
+class OnPremCost(Strict):
+    """What turns a purchase into an hourly cost: amortisation plus energy."""
+
+    purchase_price_usd: Figure
+    power_kw: Figure = Field(description="Power draw of the whole node at load.")
+    amortization_years: Figure
+    electricity_usd_per_kwh: Figure
+    pue: Figure
+    utilization: Figure | None = Field(
+        default=None, description="Fraction of hours the machine is used; default 1."
+    )
+
+    def hourly_cost_usd(self) -> float:
+        """Amortised purchase per used hour plus energy x PUE."""
+        util = self.utilization.value if self.utilization else 1.0
+        hours = self.amortization_years.value * 365.25 * 24 * util
+        capex = self.purchase_price_usd.value / hours
+        energy = self.power_kw.value * self.pue.value * self.electricity_usd_per_kwh.value
+        return capex + energy
+
+
+class Offering(Strict):
+    """One node you can rent (cloud instance) or buy (on-premises build)."""
+
+    id: Id
+    provider: str
+    name: str = Field(description="Instance type or build name.")
+    kind: Literal["cloud", "onprem"] = "cloud"
+    aliases: list[str] = Field(default_factory=list)
+    accelerator: Id
+    accelerator_count: int = Field(ge=1, le=4096)
+    vcpus: int | None = Field(default=None, ge=1)
+    host_cpu: str | None = None
+    host_memory_gib: Figure | None = None
+    node_network: str | None = Field(default=None, description="Network id of the node fabric.")
+    node_network_bandwidth_gbs: Figure | None = Field(
+        default=None, description="Aggregate inter-node bandwidth per node, GB/s one direction."
+    )
+    region: str | None = None
+    on_demand_usd_per_hour: Figure | None = None
+    spot_usd_per_hour: Figure | None = None
+    reserved_usd_per_hour: Figure | None = None
+    onprem: OnPremCost | None = None
+    max_nodes: int | None = Field(default=None, ge=1)
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _priced_consistently(self) -> Offering:
+        if self.kind == "onprem" and self.onprem is None:
+            raise ValueError("an onprem offering needs 'onprem' cost inputs")
+        if self.kind == "cloud" and self.onprem is not None:
+            raise ValueError("'onprem' cost inputs belong to kind: onprem")
+        return self
+
+    def price_per_hour(self, pricing: str = "on-demand") -> float | None:
+        """Node price per hour under a pricing model, or None when unknown."""
+        if self.kind == "onprem":
+            assert self.onprem is not None
+            return self.onprem.hourly_cost_usd()
+        fig = {
+            "on-demand": self.on_demand_usd_per_hour,
+            "spot": self.spot_usd_per_hour,
+            "reserved": self.reserved_usd_per_hour,
+        }[pricing]
+        return fig.value if fig else None
+
+
+class Curve(Strict):
+    """Achieved fraction of peak against work size.
+
+    Efficiency at size x is interpolated in log(x) between `points`; beyond the
+    last point it is `max_efficiency`. With no points it is `max_efficiency`
+    everywhere.
+    """
+
+    max_efficiency: Figure = Field(description="Fraction of peak at large sizes (0-1].")
+    points: list[tuple[float, float]] = Field(
+        default_factory=list, description="(size, efficiency) pairs, size ascending."
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _ascending(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        sizes = [p[0] for p in v]
+        if sizes != sorted(sizes) or any(s <= 0 for s in sizes):
+            raise ValueError("point sizes must be positive and ascending")
+        if any(not 0 < e <= 1.5 for _, e in v):
+            raise ValueError("point efficiencies must be in (0, 1.5]")
+        return v
+
+    @model_validator(mode="after")
+    def _in_range(self) -> Curve:
+        if not 0 < self.max_efficiency.value <= 1.5:
+            raise ValueError("max_efficiency must be in (0, 1.5]")
+        return self
+
+
+class LinkProfile(Strict):
+    """Achieved collective bus bandwidth on one network tier."""
+
+    bus_bandwidth_gbs: Figure = Field(description="Measured large-message bus bandwidth, GB/s.")
+    latency_us: Figure | None = None
+
+
+class DeviceProfile(Strict):
+    """Efficiency curves the step-time model uses for one accelerator."""
+
+    id: Id
+    accelerator: Id
+    matmul: dict[Dtype, Curve] = Field(
+        default_factory=dict, description="Achieved matmul fraction of dense peak, by dtype."
+    )
+    memory_bandwidth: Curve | None = None
+    links: dict[Literal["intra_node", "inter_node"], LinkProfile] = Field(default_factory=dict)
+    notes: str | None = None
+
+
+KINDS = ("accelerators", "cpus", "networks", "storage", "offerings", "profiles", "sources")
+
+
+class CatalogFile(Strict):
+    """One YAML file: any subset of the kinds, each a list of entries."""
+
+    schema_version: Literal[1] = 1
+    accelerators: list[Accelerator] = Field(default_factory=list)
+    cpus: list[Cpu] = Field(default_factory=list)
+    networks: list[Network] = Field(default_factory=list)
+    storage: list[Storage] = Field(default_factory=list)
+    offerings: list[Offering] = Field(default_factory=list)
+    profiles: list[DeviceProfile] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)

@@ -1,0 +1,78 @@
+"""The `advisor` command: a Typer app with one module per command.
+
+User errors print one line on stderr and exit 1 (bad data or environment) or
+2 (bad usage); `--debug` (anywhere on the line) shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from advisor.cli import catalog_cmd, estimate_cmd
+from advisor.errors import AdvisorError
+
+app = typer.Typer(
+    name="advisor",
+    help="Choose hardware for training a language model, and see what it costs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("estimate", no_args_is_help=True)(estimate_cmd.estimate)
+app.add_typer(catalog_cmd.app, name="catalog")
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    """advisor: hardware selection and cost estimation for LLM training."""
+
+
+def _fail(message: str, code: int) -> int:
+    first = message.strip().splitlines()[0] if message.strip() else "error"
+    sys.stderr.write(f"advisor: error: {first}\n")
+    return code
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (used by tests and `main`)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    if debug:
+        args = ["--debug", *[a for a in args if a != "--debug"]]
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(args=args, prog_name="advisor", standalone_mode=False)
+    except click.exceptions.NoSuchOption as e:
+        if debug:
+            raise
+        hint = f" (did you mean {', '.join(e.possibilities)}?)" if e.possibilities else ""
+        return _fail(f"no such option: {e.option_name}{hint}", 2)
+    except click.exceptions.UsageError as e:
+        if debug:
+            raise
+        return _fail(e.format_message(), 2)
+    except click.exceptions.Abort:
+        return _fail("interrupted", 130)
+    except AdvisorError as e:
+        if debug:
+            raise
+        return _fail(str(e), e.exit_code)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except BrokenPipeError:
+        return 0
+    return rv if isinstance(rv, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

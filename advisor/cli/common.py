@@ -1,0 +1,41 @@
+"""Options and helpers shared by the command modules."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from advisor.catalog import Catalog, load_catalog
+
+CatalogOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--catalog",
+        help="Extra catalog YAML (file or folder), repeatable; overrides entries by id.",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def catalog_from(paths: list[Path] | None) -> Catalog:
+    return load_catalog(list(paths or []))
+
+
+def print_json(data: Any) -> None:
+    """One JSON document on stdout; pydantic models are dumped in JSON mode."""
+    if hasattr(data, "model_dump"):
+        data = data.model_dump(mode="json", exclude_none=True)
+    sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    # Piped output is read by scripts and wide tables; do not wrap it at 80 columns.
+    width = None if sys.stdout.isatty() else 200
+    return Console(highlight=False, soft_wrap=False, width=width)

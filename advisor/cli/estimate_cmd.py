@@ -1,0 +1,193 @@
+"""`advisor estimate`: FLOPs, memory (and time and cost, with a profile) of one layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from advisor.cli.common import CatalogOpt, JsonOpt, catalog_from, console, print_json
+from advisor.errors import unknown
+from advisor.layout import LayoutChoice
+from advisor.model.select import resolve_model
+from advisor.model.spec import OPTIMIZERS, PRECISIONS, RECOMPUTES, TrainingSpec
+from advisor.units import format_bytes, format_size, parse_count, parse_size
+
+CONVENTIONS = ("advisor", "deepspeed", "megatron")
+M = "Model"
+H = "Hardware"
+L = "Layout (left out: chosen)"
+
+
+def _choice(value: str | None, kind: str, choices: tuple[str, ...]) -> str | None:
+    if value is None:
+        return None
+    v = value.strip().lower()
+    if v not in choices:
+        raise unknown(kind, value, choices)
+    return v
+
+
+def estimate(
+    params: Annotated[
+        str | None, typer.Option(help="Model size, e.g. 1.3B.", rich_help_panel=M)
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Preset name, e.g. llama-2-7b.", rich_help_panel=M)
+    ] = None,
+    hf_config: Annotated[
+        Path | None, typer.Option(help="Hugging Face config.json.", rich_help_panel=M)
+    ] = None,
+    layers: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
+    hidden: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
+    heads: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
+    kv_heads: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
+    ffn_hidden: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
+    mlp: Annotated[str | None, typer.Option(help="gelu or swiglu.", rich_help_panel=M)] = None,
+    vocab: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
+    seq_len: Annotated[
+        int | None, typer.Option(min=1, help="Context length.", rich_help_panel=M)
+    ] = None,
+    accelerator: Annotated[
+        str | None, typer.Option(help="Accelerator id or alias.", rich_help_panel=H)
+    ] = None,
+    count: Annotated[str | None, typer.Option(help="Devices in total.", rich_help_panel=H)] = None,
+    offering: Annotated[str | None, typer.Option(help="Offering id.", rich_help_panel=H)] = None,
+    nodes: Annotated[
+        str | None, typer.Option(help="Nodes of the offering.", rich_help_panel=H)
+    ] = None,
+    tp: Annotated[
+        int | None, typer.Option(min=1, help="Tensor parallel.", rich_help_panel=L)
+    ] = None,
+    pp: Annotated[
+        int | None, typer.Option(min=1, help="Pipeline stages.", rich_help_panel=L)
+    ] = None,
+    vpp: Annotated[
+        int | None, typer.Option(min=1, help="Virtual stages.", rich_help_panel=L)
+    ] = None,
+    sp: Annotated[
+        bool | None, typer.Option("--sp/--no-sp", help="Sequence parallel.", rich_help_panel=L)
+    ] = None,
+    zero: Annotated[
+        int | None, typer.Option(min=0, max=3, help="ZeRO stage.", rich_help_panel=L)
+    ] = None,
+    micro_batch: Annotated[int | None, typer.Option(min=1, rich_help_panel=L)] = None,
+    global_batch_tokens: Annotated[str | None, typer.Option(rich_help_panel=L)] = None,
+    precision: Annotated[
+        str, typer.Option(help="fp32, fp16, bf16, fp8.", rich_help_panel=L)
+    ] = "bf16",
+    recompute: Annotated[
+        str | None, typer.Option(help="none, selective, full.", rich_help_panel=L)
+    ] = None,
+    optimizer: Annotated[
+        str, typer.Option(help="adamw, sgd, adafactor, adam8bit.", rich_help_panel=L)
+    ] = "adamw",
+    convention: Annotated[
+        str, typer.Option(help="State bookkeeping: advisor, deepspeed, megatron.")
+    ] = "advisor",
+    tokens: Annotated[
+        str | None, typer.Option(help="Training tokens; default 20 x params.")
+    ] = None,
+    catalog: CatalogOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Score one layout: parameters, FLOPs and memory per device."""
+    from advisor.estimate import estimate as run_estimate
+    from advisor.hardware import resolve_hardware
+
+    spec = resolve_model(
+        params, model, hf_config, layers, hidden, heads, kv_heads, ffn_hidden, mlp, vocab, seq_len
+    )
+    training = TrainingSpec(
+        tokens=parse_size(tokens, "--tokens", maximum=1e16) if tokens else None,
+        global_batch_tokens=(
+            parse_size(global_batch_tokens, "--global-batch-tokens", maximum=1e10)
+            if global_batch_tokens
+            else None
+        ),
+        precision=_choice(precision, "precision", PRECISIONS),  # type: ignore[arg-type]
+        optimizer=_choice(optimizer, "optimizer", OPTIMIZERS),  # type: ignore[arg-type]
+        convention=_choice(convention, "convention", CONVENTIONS),  # type: ignore[arg-type]
+    )
+    cat = catalog_from(catalog)
+    hw = resolve_hardware(
+        cat,
+        accelerator,
+        parse_count(count, "--count") if count is not None else None,
+        offering,
+        parse_count(nodes, "--nodes") if nodes is not None else None,
+    )
+    choice = LayoutChoice(
+        tp=tp,
+        pp=pp,
+        vpp=vpp,
+        sp=sp,
+        zero=zero,
+        micro_batch=micro_batch,
+        recompute=_choice(recompute, "recompute", RECOMPUTES),  # type: ignore[arg-type]
+    )
+    out = run_estimate(spec, training, hw, choice)
+    if json_out:
+        print_json(out)
+        return
+    _print_human(out)
+
+
+def _print_human(out) -> None:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    c = console()
+    hw = out.hardware
+    p = out.plan
+    c.print(
+        f"[bold]{out.model['name']}[/]: {out.params:,} parameters"
+        + (f" ({out.active_params:,} active)" if out.active_params != out.params else "")
+        + f", seq {out.model['seq_len']}"
+    )
+    c.print(
+        f"on {hw['devices']} x {hw['name']} ({hw['nodes']} node(s) of {hw['devices_per_node']})"
+    )
+    chosen = set(out.chosen)
+
+    def mark(name: str, text: str) -> str:
+        return f"{text}*" if name in chosen else text
+
+    c.print(
+        "layout: "
+        + ", ".join(
+            [
+                f"dp {p.dp}",
+                mark("tp", f"tp {p.tp}"),
+                mark("pp", f"pp {p.pp}"),
+                mark("vpp", f"vpp {p.vpp}"),
+                mark("sp", f"sp {'on' if p.sp else 'off'}"),
+                mark("zero", f"zero {p.zero}"),
+                mark("micro_batch", f"micro-batch {p.micro_batch}"),
+                f"grad-accum {p.grad_accum}",
+                mark("recompute", f"recompute {p.recompute}"),
+                p.precision,
+            ]
+        )
+        + ("   (* chosen by advisor)" if chosen else "")
+    )
+    c.print(
+        f"FLOPs per token: {out.flops_per_token:.4g} model, {out.hardware_flops_per_token:.4g} "
+        f"hardware; per step {out.flops['model_per_step']:.4g}; "
+        f"training on {format_size(out.tokens)} tokens: {out.flops['total_model']:.4g}"
+    )
+    t = Table(title="Memory per device", show_edge=False)
+    t.add_column("part")
+    t.add_column("bytes", justify="right")
+    t.add_column("per param", justify="right")
+    m = out.memory_per_device_bytes
+    for name in ("weights", "gradients", "optimizer", "activations", "other", "total"):
+        v = getattr(m, name)
+        per = f"{v / out.params:.2f}" if name in ("weights", "gradients", "optimizer") else ""
+        t.add_row(name, format_bytes(v), per)
+    c.print(t)
+    cap = out.memory_capacity_bytes
+    verdict = "fits" if out.fits else "does NOT fit"
+    c.print(f"{verdict} in {format_bytes(cap)} per device" if cap else "capacity unknown")
+    for a in out.assumptions:
+        c.print(f"[dim]assumes: {a}[/]")

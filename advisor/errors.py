@@ -1,0 +1,39 @@
+"""Errors a user can act on. The CLI prints them as one line and exits with `exit_code`."""
+
+from __future__ import annotations
+
+
+class AdvisorError(Exception):
+    """Base: a problem with the user's data or environment (exit 1)."""
+
+    exit_code = 1
+
+
+class DataError(AdvisorError):
+    """A file or figure is malformed or missing (exit 1)."""
+
+    exit_code = 1
+
+
+class UsageError(AdvisorError):
+    """A command-line value is invalid (exit 2)."""
+
+    exit_code = 2
+
+
+def nearest(name: str, choices: list[str] | tuple[str, ...]) -> str | None:
+    """The closest valid name to a typo, or None when nothing is close."""
+    import difflib
+
+    lowered = {c.lower(): c for c in choices}
+    hits = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[hits[0]] if hits else None
+
+
+def unknown(kind: str, name: str, choices: list[str] | tuple[str, ...]) -> UsageError:
+    """An 'unknown X' error that suggests the nearest valid name."""
+    hint = nearest(name, choices)
+    tail = f"; did you mean '{hint}'?" if hint else f"; see 'advisor catalog list {kind}s'"
+    if kind not in ("accelerator", "offering", "network", "cpu"):
+        tail = f"; did you mean '{hint}'?" if hint else f"; choose from: {', '.join(choices[:12])}"
+    return UsageError(f"unknown {kind} '{name}'{tail}")

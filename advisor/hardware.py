@@ -1,0 +1,74 @@
+"""Resolve what the user asked to run on: an accelerator and a device count, or an
+offering and a node count, into one `Hardware` record the model reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from advisor.catalog import Catalog
+from advisor.catalog.schema import Accelerator, DeviceProfile, Offering
+from advisor.errors import DataError, UsageError
+
+# A bare accelerator count is laid out as nodes of 8, the HGX/DGX/OAM board size.
+DEFAULT_DEVICES_PER_NODE = 8
+
+
+@dataclass(frozen=True)
+class Hardware:
+    accelerator: Accelerator
+    devices: int
+    devices_per_node: int
+    offering: Offering | None
+    profile: DeviceProfile | None
+
+    @property
+    def nodes(self) -> int:
+        return max(1, self.devices // self.devices_per_node)
+
+    @property
+    def memory_bytes(self) -> float | None:
+        return self.accelerator.memory_bytes
+
+
+def resolve_hardware(
+    catalog: Catalog,
+    accelerator: str | None,
+    count: int | None,
+    offering: str | None,
+    nodes: int | None,
+    profile: DeviceProfile | None = None,
+) -> Hardware:
+    """Exactly one of --accelerator or --offering; counts default to one node."""
+    if accelerator and offering:
+        raise UsageError("give --accelerator or --offering, not both")
+    if offering:
+        if count is not None:
+            raise UsageError("--count goes with --accelerator; with --offering use --nodes")
+        off = catalog.offering(offering)
+        acc = catalog.accelerator(off.accelerator)
+        n = nodes or 1
+        if off.max_nodes and n > off.max_nodes:
+            raise UsageError(f"--nodes {n}: offering '{off.id}' allows at most {off.max_nodes}")
+        devices, per_node = off.accelerator_count * n, off.accelerator_count
+    else:
+        if not accelerator:
+            raise UsageError("say what to run on: --accelerator ID --count N, or --offering ID")
+        if nodes is not None:
+            raise UsageError("--nodes goes with --offering; with --accelerator use --count")
+        off = None
+        acc = catalog.accelerator(accelerator)
+        devices = count or 1
+        per_node = 1 if acc.kind == "cpu" else min(devices, DEFAULT_DEVICES_PER_NODE)
+        if devices % per_node:
+            raise UsageError(
+                f"--count {devices}: more than one node needs a multiple of "
+                f"{DEFAULT_DEVICES_PER_NODE} devices"
+            )
+    if acc.memory_bytes is None:
+        raise DataError(f"accelerator '{acc.id}' has no sourced memory size in the catalog")
+    if profile is not None and profile.accelerator not in (acc.id, "cpu"):
+        raise UsageError(
+            f"--profile is for '{profile.accelerator}', but the hardware is '{acc.id}'"
+        )
+    prof = profile or catalog.profile_for(acc.id)
+    return Hardware(acc, devices, per_node, off, prof)

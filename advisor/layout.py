@@ -1,0 +1,135 @@
+"""Which layouts are legal for a model on some hardware, and the checks that say why not."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from advisor.errors import UsageError
+from advisor.model.spec import RECOMPUTES, ModelSpec, ParallelPlan, Recompute
+
+# GPT-3 Table 2.1 batch sizes in tokens by model size (Brown et al. 2020).
+GPT3_BATCH_TOKENS = (
+    (125e6, 0.5e6),
+    (350e6, 0.5e6),
+    (760e6, 0.5e6),
+    (1.3e9, 1e6),
+    (2.7e9, 1e6),
+    (6.7e9, 2e6),
+    (13e9, 2e6),
+    (175e9, 3.2e6),
+)
+
+
+def default_batch_tokens(n_params: float) -> float:
+    """GPT-3's batch size for the nearest model size (Table 2.1)."""
+    import math
+
+    return min(GPT3_BATCH_TOKENS, key=lambda r: abs(math.log(r[0] / n_params)))[1]
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def check_layout(
+    spec: ModelSpec, devices: int, per_node: int, tp: int, pp: int, vpp: int = 1
+) -> None:
+    """Raise a UsageError naming the numbers when a layout cannot be built."""
+    if tp > per_node:
+        raise UsageError(
+            f"--tp {tp} is larger than a node ({per_node} devices); "
+            "tensor parallelism stays inside a node"
+        )
+    if per_node % tp:
+        raise UsageError(f"--tp {tp} does not divide the {per_node} devices of a node")
+    if devices % (tp * pp):
+        raise UsageError(f"--tp {tp} x --pp {pp} = {tp * pp} does not divide the {devices} devices")
+    if spec.heads % tp:
+        raise UsageError(f"--tp {tp} does not divide the model's {spec.heads} attention heads")
+    if spec.n_kv % tp and tp % spec.n_kv:
+        raise UsageError(f"--tp {tp} and the model's {spec.n_kv} key/value heads do not divide")
+    if spec.layers % pp:
+        raise UsageError(
+            f"--pp {pp} pipeline stages do not divide the model's {spec.layers} layers"
+        )
+    if vpp > 1 and (pp == 1 or spec.layers % (pp * vpp)):
+        if pp == 1:
+            raise UsageError(f"--vpp {vpp} needs pipeline parallelism (--pp > 1)")
+        raise UsageError(
+            f"--pp {pp} x --vpp {vpp} = {pp * vpp} virtual stages do not divide "
+            f"the model's {spec.layers} layers"
+        )
+
+
+def grad_accum_for(
+    batch_tokens: float, seq_len: int, micro_batch: int, dp: int
+) -> tuple[int, float]:
+    """Micro-batches per replica per step, and the batch in tokens it really gives."""
+    per_micro = seq_len * micro_batch * dp
+    m = max(1, round(batch_tokens / per_micro))
+    return m, float(m * per_micro)
+
+
+@dataclass(frozen=True)
+class LayoutChoice:
+    """Layout fields the user fixed; None means 'choose'."""
+
+    tp: int | None = None
+    pp: int | None = None
+    vpp: int | None = None
+    sp: bool | None = None
+    zero: int | None = None
+    micro_batch: int | None = None
+    recompute: Recompute | None = None
+
+    def unset(self) -> list[str]:
+        return [k for k, v in self.__dict__.items() if v is None]
+
+
+def candidate_plans(
+    spec: ModelSpec,
+    devices: int,
+    per_node: int,
+    choice: LayoutChoice,
+    batch_tokens: float,
+    micro_batches: tuple[int, ...] = (1, 2, 4, 8, 16),
+) -> Iterator[tuple[ParallelPlan, Recompute]]:
+    """Every legal layout that agrees with what the user fixed."""
+    tps = [choice.tp] if choice.tp else [t for t in divisors(per_node)]
+    pps = [choice.pp] if choice.pp else divisors(spec.layers)
+    zeros = [choice.zero] if choice.zero is not None else [0, 1, 2, 3]
+    recs: list[Recompute] = [choice.recompute] if choice.recompute else list(RECOMPUTES)  # type: ignore[list-item]
+    mbs = [choice.micro_batch] if choice.micro_batch else list(micro_batches)
+    for tp, pp in itertools.product(tps, pps):
+        if devices % (tp * pp) or per_node % tp or spec.heads % tp:
+            continue
+        if spec.n_kv % tp and tp % spec.n_kv:
+            continue
+        if spec.layers % pp:
+            continue
+        dp = devices // (tp * pp)
+        vpps = [choice.vpp] if choice.vpp else ([1] if pp == 1 else [1, 2, 4])
+        sps = [choice.sp] if choice.sp is not None else ([tp > 1])
+        for vpp, sp, zero, rec, mb in itertools.product(vpps, sps, zeros, recs, mbs):
+            if vpp > 1 and spec.layers % (pp * vpp):
+                continue
+            if zero > 0 and dp == 1 and choice.zero is None:
+                continue  # sharding over one replica changes nothing
+            m, _ = grad_accum_for(batch_tokens, spec.seq_len, mb, dp)
+            if vpp > 1 and m % pp:
+                continue  # Megatron's interleaved schedule needs m divisible by p
+            yield (
+                ParallelPlan(
+                    dp=dp,
+                    tp=tp,
+                    pp=pp,
+                    vpp=vpp,
+                    sp=bool(sp),
+                    zero=zero,
+                    micro_batch=mb,
+                    grad_accum=m,
+                ),
+                rec,
+            )

@@ -1,0 +1,307 @@
+"""Memory per device: model states, activations, buffers and overhead.
+
+Model states follow one of three bookkeeping conventions:
+- advisor (PyTorch FSDP / ZeRO as in Rajbhandari et al. 2020, §3): working
+  weights and gradients in the training dtype, fp32 master weights and
+  optimizer moments; ZeRO-1 shards the optimizer (master + moments), ZeRO-2 also
+  the gradients, ZeRO-3 (= FSDP full shard) also the weights. Mixed-precision
+  AdamW: 2 + 2 + 12 = 16 bytes per parameter.
+- deepspeed: the formulas of `estimate_zero2_model_states_mem_needs` and
+  `estimate_zero3_model_states_mem_needs` (deepspeed/runtime/zero/stage_1_and_2.py,
+  stage3.py): ZeRO-1/2 keep full fp16 weights and gradients and shard 16 bytes
+  (fp32 weights, gradients, m, v): 4 + 16/n; ZeRO-3 shards 18 bytes and gathers
+  the largest layer's fp16 weights and gradients (4 bytes x its parameters).
+- megatron: fp32 main gradients (Megatron-LM
+  megatron/training/theoretical_memory_usage.py): 18 bytes, or 6 + 12/dp with
+  the distributed optimizer (ZeRO-1).
+
+Activations follow Korthikanti et al. 2022, §4 and Table 2, written per stored
+tensor so that GQA, SwiGLU, MoE, dropout and fp32 change the right terms; for a
+GPT block with dropout they are exactly Table 2 (34·s·b·h + 5·a·s²·b without
+parallelism, 34·s·b·h/t with sequence parallel and selective recompute, 2·s·b·h
+with full recompute). The first pipeline stage holds p micro-batches in flight
+under 1F1B (L layers' worth in total) and L·(1 + (p-1)/(p·v)) under the
+interleaved schedule (Korthikanti §4.2.3; Megatron's theoretical memory report).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from advisor.model.params import ParamCounts, count_params
+from advisor.model.spec import (
+    Convention,
+    ModelSpec,
+    Optimizer,
+    ParallelPlan,
+    Precision,
+    Recompute,
+    TrainingSpec,
+)
+
+GIB = 2**30
+
+
+def dtype_bytes(precision: Precision) -> int:
+    """Bytes of a working weight or activation. FP8 training keeps bf16 weights and
+    activations and casts to fp8 inside the matmuls (Transformer Engine), so 2."""
+    return 4 if precision == "fp32" else 2
+
+
+@dataclass(frozen=True)
+class StateBytes:
+    """Bytes per parameter of each model state, before sharding."""
+
+    weights: float  # working copy (sharded at ZeRO-3)
+    grads: float  # working gradients (sharded at ZeRO-2 under 'advisor')
+    fp32_grads: float  # separate fp32 gradient copy (deepspeed, sharded with the optimizer)
+    master: float  # fp32 master weights (sharded at ZeRO-1)
+    moments: float  # optimizer state (sharded at ZeRO-1)
+
+
+def optimizer_moment_bytes(optimizer: Optimizer, spec: ModelSpec) -> float:
+    """Optimizer state per parameter.
+
+    AdamW: m and v in fp32, 8 (Kingma & Ba 2015; Loshchilov & Hutter 2019).
+    SGD with momentum: one fp32 buffer, 4.
+    Adafactor: factored second moment, see `adafactor_state_bytes`, no first moment.
+    8-bit Adam: m and v in int8 plus one fp32 absmax per 2048-value block each
+    (Dettmers et al. 2022, §2): 2 + 8/2048.
+    """
+    if optimizer == "adamw":
+        return 8.0
+    if optimizer == "sgd":
+        return 4.0
+    if optimizer == "adam8bit":
+        return 2.0 + 8.0 / 2048
+    return adafactor_state_bytes(spec) / count_params(spec).total
+
+
+def adafactor_state_bytes(spec: ModelSpec) -> float:
+    """Adafactor (Shazeer & Stern 2018, §3): fp32 row and column statistics per weight
+    matrix, 4·(rows + cols); a full fp32 second moment for vectors (biases, norms)."""
+    c = count_params(spec)
+    h, f = spec.hidden, spec.ffn
+    q_w, kv_w = spec.heads * spec.d_head, spec.n_kv * spec.d_head
+    mats = 3 if spec.mlp == "swiglu" else 2
+    per_layer = (h + q_w) * 2 + (h + kv_w) * 2 + spec.experts * mats * (h + f)
+    if spec.is_moe:
+        per_layer += h + spec.experts
+    factored = spec.layers * per_layer + (spec.vocab + h) * (1 + (c.output > 0))
+    if c.position:
+        factored += (spec.max_positions or spec.seq_len) + h
+    matrix_params = spec.layers * (c.attention_matmul + spec.experts * c.mlp_expert_matmul)
+    matrix_params += spec.layers * c.router + c.embedding + c.output + c.position
+    vectors = c.total - matrix_params
+    return 4.0 * (factored + vectors)
+
+
+def state_bytes(
+    precision: Precision, optimizer: Optimizer, convention: Convention, spec: ModelSpec
+) -> StateBytes:
+    """Bytes per parameter of each state under a convention."""
+    mixed = precision != "fp32"
+    w = float(dtype_bytes(precision))
+    moments = optimizer_moment_bytes(optimizer, spec)
+    master = 4.0 if mixed else 0.0
+    if convention == "megatron":
+        return StateBytes(weights=w, grads=4.0, fp32_grads=0.0, master=master, moments=moments)
+    if convention == "deepspeed":
+        return StateBytes(
+            weights=w, grads=w, fp32_grads=4.0 if mixed else 0.0, master=master, moments=moments
+        )
+    return StateBytes(weights=w, grads=w, fp32_grads=0.0, master=master, moments=moments)
+
+
+def params_per_device(counts: ParamCounts, plan: ParallelPlan) -> float:
+    """Parameters on the most loaded device: the first pipeline stage holds the
+    embedding (and, with one stage, the output layer), each TP rank 1/t of all.
+    As in Megatron's report, norms are counted as if TP-sharded (they are tiny)."""
+    stage = counts.transformer / plan.pp + counts.embedding + counts.position
+    if plan.pp == 1:
+        stage += counts.output + counts.final_norm
+    return stage / plan.tp
+
+
+@dataclass(frozen=True)
+class ModelStateMemory:
+    weights: float
+    gradients: float
+    optimizer: float
+    gathered: float  # ZeRO-3 buffers of gathered layers (counted under 'other')
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.gradients + self.optimizer
+
+
+def model_state_memory(
+    spec: ModelSpec, plan: ParallelPlan, training: TrainingSpec
+) -> ModelStateMemory:
+    """Bytes of weights, gradients and optimizer states on the most loaded device."""
+    counts = count_params(spec)
+    p = params_per_device(counts, plan)
+    sb = state_bytes(training.precision, training.optimizer, training.convention, spec)
+    dp, z = plan.dp, plan.zero
+    shard_w = dp if z >= 3 else 1
+    shard_o = dp if z >= 1 else 1
+    if training.convention == "deepspeed":
+        if z >= 3:
+            # estimate_zero3: 18 bytes/param sharded (fp16 weights + fp32 weights,
+            # gradients and moments) + 4 bytes x largest layer gathered.
+            return ModelStateMemory(
+                weights=sb.weights * p / dp,
+                gradients=sb.fp32_grads * p / dp,
+                optimizer=(sb.master + sb.moments) * p / dp,
+                gathered=(sb.weights + sb.grads) * counts.largest_layer / plan.tp,
+            )
+        return ModelStateMemory(
+            weights=sb.weights * p,
+            gradients=sb.grads * p + sb.fp32_grads * p / shard_o,
+            optimizer=(sb.master + sb.moments) * p / shard_o,
+            gathered=0.0,
+        )
+    shard_g = dp if z >= 2 else 1
+    gathered = 0.0
+    if z >= 3:
+        # FSDP gathers one unit (a block) and prefetches the next: two in flight.
+        gathered = 2 * sb.weights * counts.largest_layer / plan.tp
+    return ModelStateMemory(
+        weights=sb.weights * p / shard_w,
+        gradients=sb.grads * p / shard_g,
+        optimizer=(sb.master + sb.moments) * p / shard_o,
+        gathered=gathered,
+    )
+
+
+def activation_bytes_per_layer(
+    spec: ModelSpec, b: Any, t: Any, sp: Any, recompute: Recompute, elem: int = 2
+) -> Any:
+    """Activations one block stores for backward, per device (Korthikanti Table 2).
+
+    Terms in units of s·b (one token's values):
+      replicated unless SP: two norm inputs (2·2h), QKV input (2h), MLP input
+      (2h), two dropout masks (2·h bytes, 1 byte each) = 10h for GPT;
+      TP-sharded: Q and K (for QK^T), V, output-projection input, MLP
+      intermediates (GELU: 2·2f; SwiGLU gate, up and product: 3·2f) = 24h for GPT;
+      attention core (removed by selective recompute): softmax output 2·a·s,
+      dropout mask a·s and dropout output 2·a·s = 5·a·s for GPT.
+    """
+    s, h, f = spec.seq_len, spec.hidden, spec.ffn
+    half = elem / 2.0  # Korthikanti counts 2-byte activations; fp32 doubles tensors
+    drop = 1.0 if spec.dropout else 0.0
+    sp_on = 1.0 if sp is True else (0.0 if sp is False else sp)
+    sp_div = 1 + (t - 1) * sp_on
+    sb = s * b
+    if recompute == "full":
+        return 2.0 * half * sb * h / sp_div
+    q_w = spec.heads * spec.d_head
+    kv_w = spec.n_kv * spec.d_head
+    mlp_tensors = 3 if spec.mlp == "swiglu" else 2
+    replicated = half * (4 * h + 2 * h + 2 * h) + drop * 2 * h
+    sharded = half * (2 * q_w + 2 * kv_w + 2 * kv_w + 2 * q_w) + spec.top_k * half * (
+        2 * f * mlp_tensors
+    )
+    per_token = replicated / sp_div + sharded / t
+    core = 0.0 if recompute == "selective" else spec.heads * s * (half * 2 + drop * (1 + half * 2))
+    return sb * per_token + sb * core / t
+
+
+def in_flight_layers(spec: ModelSpec, plan: ParallelPlan) -> float:
+    """Layers' worth of activations the first stage holds at peak."""
+    p, v = plan.pp, plan.vpp
+    m = plan.grad_accum
+    if p == 1:
+        return float(spec.layers)
+    if v > 1:
+        return spec.layers * (1 + (p - 1) / (p * v))
+    return spec.layers / p * min(m, p)
+
+
+def in_flight_microbatches(plan: ParallelPlan) -> float:
+    p, v = plan.pp, plan.vpp
+    if p == 1:
+        return 1.0
+    if v > 1:
+        return float(math.ceil((1 + (p - 1) / (p * v)) * p))
+    return float(min(plan.grad_accum, p))
+
+
+def embedding_and_logits_bytes(spec: ModelSpec, plan: ParallelPlan, elem: int = 2) -> float:
+    """Buffers outside the blocks (Megatron theoretical memory report): token ids
+    (8 bytes each) and embedding dropout mask for p micro-batches in flight; with
+    one stage also the output-layer input and fp32 logits for the loss:
+    4·s·b·h·(1 + V/h). Divided by t (vocab-parallel output, sequence parallel)."""
+    s, b, h, p = spec.seq_len, plan.micro_batch, spec.hidden, plan.pp
+    out = 8.0 * s * b * p
+    if spec.dropout:
+        out += s * b * h * p
+    if p == 1:
+        out += 4.0 * s * b * h * (1 + spec.vocab / h) * (elem / 2.0 if elem > 2 else 1.0)
+    return out / plan.tp
+
+
+def activation_memory(spec: ModelSpec, plan: ParallelPlan, training: TrainingSpec) -> float:
+    """Peak activation bytes on the first pipeline stage."""
+    elem = dtype_bytes(training.precision)
+    sp = plan.sp and plan.tp > 1
+    per_layer = activation_bytes_per_layer(
+        spec, plan.micro_batch, plan.tp, sp, training.recompute, elem
+    )
+    stored = per_layer * in_flight_layers(spec, plan)
+    working = 0.0
+    if training.recompute == "full":
+        # Backward rematerialises one block at a time at full size.
+        working = activation_bytes_per_layer(spec, plan.micro_batch, plan.tp, sp, "none", elem)
+    return stored + working + embedding_and_logits_bytes(spec, plan, elem)
+
+
+@dataclass(frozen=True)
+class MemoryReport:
+    """Bytes per device by category; `other` is buffers and framework overhead."""
+
+    weights: float
+    gradients: float
+    optimizer: float
+    activations: float
+    other: float
+    capacity: float | None
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.gradients + self.optimizer + self.activations + self.other
+
+    @property
+    def fits(self) -> bool | None:
+        return None if self.capacity is None else self.total <= self.capacity
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "weights": self.weights,
+            "gradients": self.gradients,
+            "optimizer": self.optimizer,
+            "activations": self.activations,
+            "other": self.other,
+            "total": self.total,
+        }
+
+
+def memory_report(
+    spec: ModelSpec,
+    plan: ParallelPlan,
+    training: TrainingSpec,
+    capacity_bytes: float | None,
+    overhead_bytes: float,
+) -> MemoryReport:
+    """Everything on the most loaded device, against its capacity."""
+    states = model_state_memory(spec, plan, training)
+    return MemoryReport(
+        weights=states.weights,
+        gradients=states.gradients,
+        optimizer=states.optimizer,
+        activations=activation_memory(spec, plan, training),
+        other=states.gathered + overhead_bytes,
+        capacity=capacity_bytes,
+    )

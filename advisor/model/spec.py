@@ -1,0 +1,120 @@
+"""The three validated inputs of the analytic model: ModelSpec, TrainingSpec, ParallelPlan."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Precision = Literal["fp32", "fp16", "bf16", "fp8"]
+Optimizer = Literal["adamw", "sgd", "adafactor", "adam8bit"]
+Recompute = Literal["none", "selective", "full"]
+Convention = Literal["advisor", "deepspeed", "megatron"]
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16", "fp8")
+OPTIMIZERS: tuple[str, ...] = ("adamw", "sgd", "adafactor", "adam8bit")
+RECOMPUTES: tuple[str, ...] = ("none", "selective", "full")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSpec(_Frozen):
+    """Shape of a decoder-only transformer. Parameter count is computed from it."""
+
+    name: str = Field(default="custom", description="Preset name or 'custom'.")
+    layers: int = Field(ge=1, le=1024, description="Transformer blocks.")
+    hidden: int = Field(ge=1, le=1_000_000, description="Model width d.")
+    heads: int = Field(ge=1, le=4096, description="Query heads.")
+    kv_heads: int | None = Field(default=None, ge=1, description="Key/value heads (GQA/MQA).")
+    head_dim: int | None = Field(default=None, ge=1, description="Per-head width; hidden/heads.")
+    ffn_hidden: int | None = Field(default=None, ge=1, description="MLP width; default 4·hidden.")
+    mlp: Literal["gelu", "swiglu"] = Field(
+        default="gelu", description="gelu: 2 matrices, swiglu: 3."
+    )
+    vocab: int = Field(ge=1, le=10_000_000, description="Vocabulary (padded) size.")
+    seq_len: int = Field(default=2048, ge=1, le=10_000_000, description="Training context length.")
+    tied_embeddings: bool = Field(default=False, description="Output layer shares the embedding.")
+    position: Literal["learned", "rope", "alibi", "none"] = Field(
+        default="rope", description="learned adds max_positions x hidden parameters."
+    )
+    max_positions: int | None = Field(
+        default=None, ge=1, description="Rows of a learned position table; default seq_len."
+    )
+    norm: Literal["layernorm", "rmsnorm", "layernorm-nobias"] = Field(
+        default="rmsnorm", description="layernorm has a weight and a bias; rmsnorm a weight."
+    )
+    linear_bias: bool = Field(default=False, description="Biases on every linear layer (GPT-2/3).")
+    qkv_bias: bool = Field(default=False, description="Biases on Q, K, V only (Qwen2).")
+    dropout: bool = Field(
+        default=False, description="Dropout masks are stored (Korthikanti's accounting)."
+    )
+    experts: int = Field(default=1, ge=1, le=4096, description="MoE experts per layer (1 = dense).")
+    top_k: int = Field(default=1, ge=1, description="Experts each token is routed to.")
+    source: str | None = Field(default=None, description="Where the shape comes from.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelSpec:
+        kv = self.kv_heads or self.heads
+        if self.heads % kv:
+            raise ValueError(f"heads ({self.heads}) must be a multiple of kv_heads ({kv})")
+        if self.head_dim is None and self.hidden % self.heads:
+            raise ValueError(
+                f"hidden ({self.hidden}) is not divisible by heads ({self.heads}); give head_dim"
+            )
+        if self.top_k > self.experts:
+            raise ValueError(f"top_k ({self.top_k}) exceeds experts ({self.experts})")
+        return self
+
+    @property
+    def n_kv(self) -> int:
+        return self.kv_heads or self.heads
+
+    @property
+    def d_head(self) -> int:
+        return self.head_dim or self.hidden // self.heads
+
+    @property
+    def ffn(self) -> int:
+        return self.ffn_hidden or 4 * self.hidden
+
+    @property
+    def is_moe(self) -> bool:
+        return self.experts > 1
+
+
+class TrainingSpec(_Frozen):
+    """What is trained and how: tokens, batch, numerics, optimizer, recomputation."""
+
+    tokens: float | None = Field(
+        default=None, gt=0, description="Tokens to train on; default 20 x params (Chinchilla)."
+    )
+    global_batch_tokens: float | None = Field(
+        default=None, gt=0, description="Tokens per optimizer step; default chosen by search."
+    )
+    precision: Precision = Field(
+        default="bf16", description="Matmul dtype; fp16/bf16/fp8 keep fp32 master weights."
+    )
+    optimizer: Optimizer = "adamw"
+    recompute: Recompute = Field(default="none", description="Activation recomputation.")
+    convention: Convention = Field(
+        default="advisor",
+        description="Model-state bookkeeping: advisor (FSDP-like), deepspeed, or megatron.",
+    )
+
+
+class ParallelPlan(_Frozen):
+    """How one job is laid out over devices."""
+
+    dp: int = Field(default=1, ge=1, description="Data-parallel replicas.")
+    tp: int = Field(default=1, ge=1, description="Tensor-parallel degree (inside a node).")
+    pp: int = Field(default=1, ge=1, description="Pipeline stages.")
+    vpp: int = Field(default=1, ge=1, description="Virtual stages per device (interleaved 1F1B).")
+    sp: bool = Field(default=False, description="Sequence parallelism (needs tp > 1 to matter).")
+    zero: int = Field(default=0, ge=0, le=3, description="ZeRO stage (3 = FSDP full shard).")
+    micro_batch: int = Field(default=1, ge=1, description="Sequences per micro-batch.")
+    grad_accum: int = Field(default=1, ge=1, description="Micro-batches per step per replica.")
+
+    @property
+    def devices(self) -> int:
+        return self.dp * self.tp * self.pp
