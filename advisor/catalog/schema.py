@@ -254,7 +254,13 @@ class LinkProfile(Strict):
 
 
 class DeviceProfile(Strict):
-    """Efficiency curves the step-time model uses for one accelerator."""
+    """Efficiency curves the step-time model uses for one accelerator.
+
+    Matmul curves are indexed by an op's FLOPs (2·m·n·k), memory curves by the
+    bytes an op moves. Efficiencies are fractions of the catalog's peak, or of
+    `peak_tflops` / `memory_bandwidth_gbs` here when the profile gives them
+    (a measured local CPU has no datasheet peak for memory bandwidth).
+    """
 
     id: Id
     accelerator: Id
@@ -263,6 +269,18 @@ class DeviceProfile(Strict):
     )
     memory_bandwidth: Curve | None = None
     links: dict[Literal["intra_node", "inter_node"], LinkProfile] = Field(default_factory=dict)
+    peak_tflops: dict[Dtype, Figure] = Field(
+        default_factory=dict, description="Peaks the efficiencies refer to, when not the catalog's."
+    )
+    memory_bandwidth_gbs: Figure | None = Field(
+        default=None, description="Memory bandwidth the memory curve refers to, GB/s."
+    )
+    framework_overhead_gb: Figure | None = Field(
+        default=None, description="Measured memory beyond the model's accounting, GB."
+    )
+    optimizer_bandwidth_efficiency: Figure | None = Field(
+        default=None, description="Achieved fraction of memory bandwidth in the optimizer step."
+    )
     notes: str | None = None
 
 

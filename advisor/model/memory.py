@@ -26,7 +26,6 @@ interleaved schedule (Korthikanti §4.2.3; Megatron's theoretical memory report)
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,7 +154,7 @@ def model_state_memory(
                 weights=sb.weights * p / dp,
                 gradients=sb.fp32_grads * p / dp,
                 optimizer=(sb.master + sb.moments) * p / dp,
-                gathered=(sb.weights + sb.grads) * counts.largest_layer / plan.tp,
+                gathered=(sb.weights + sb.grads) * counts.largest_module / plan.tp,
             )
         return ModelStateMemory(
             weights=sb.weights * p,
@@ -209,36 +208,33 @@ def activation_bytes_per_layer(
     return sb * per_token + sb * core / t
 
 
-def in_flight_layers(spec: ModelSpec, plan: ParallelPlan) -> float:
-    """Layers' worth of activations the first stage holds at peak."""
-    p, v = plan.pp, plan.vpp
-    m = plan.grad_accum
-    if p == 1:
-        return float(spec.layers)
-    if v > 1:
-        return spec.layers * (1 + (p - 1) / (p * v))
-    return spec.layers / p * min(m, p)
-
-
 def in_flight_microbatches(plan: ParallelPlan) -> float:
+    """Micro-batches whose activations the first stage holds at peak: min(m, p) under
+    1F1B, p·(1 + (p-1)/(p·v)) under the interleaved schedule (Korthikanti §4.2.3)."""
     p, v = plan.pp, plan.vpp
     if p == 1:
         return 1.0
     if v > 1:
-        return float(math.ceil((1 + (p - 1) / (p * v)) * p))
+        return p * (1 + (p - 1) / (p * v))
     return float(min(plan.grad_accum, p))
+
+
+def in_flight_layers(spec: ModelSpec, plan: ParallelPlan) -> float:
+    """Layers' worth of activations on the first stage: its L/p layers per micro-batch."""
+    return spec.layers / plan.pp * in_flight_microbatches(plan)
 
 
 def embedding_and_logits_bytes(spec: ModelSpec, plan: ParallelPlan, elem: int = 2) -> float:
     """Buffers outside the blocks (Megatron theoretical memory report): token ids
-    (8 bytes each) and embedding dropout mask for p micro-batches in flight; with
-    one stage also the output-layer input and fp32 logits for the loss:
+    (8 bytes each) and the embedding dropout mask for each micro-batch in flight;
+    with one stage also the output-layer input and fp32 logits for the loss:
     4·s·b·h·(1 + V/h). Divided by t (vocab-parallel output, sequence parallel)."""
-    s, b, h, p = spec.seq_len, plan.micro_batch, spec.hidden, plan.pp
-    out = 8.0 * s * b * p
+    s, b, h = spec.seq_len, plan.micro_batch, spec.hidden
+    live = in_flight_microbatches(plan)
+    out = 8.0 * s * b * live
     if spec.dropout:
-        out += s * b * h * p
-    if p == 1:
+        out += s * b * h * live
+    if plan.pp == 1:
         out += 4.0 * s * b * h * (1 + spec.vocab / h) * (elem / 2.0 if elem > 2 else 1.0)
     return out / plan.tp
 

@@ -31,6 +31,7 @@ class ParamCounts:
     top_k: int
     layers: int
     vocab_hidden: int  # V x h, the output-layer matmul size (tied or not)
+    largest_module: int  # largest single weight matrix with its bias (DeepSpeed's "largest layer")
 
     @property
     def per_layer(self) -> int:
@@ -110,4 +111,10 @@ def count_params(spec: ModelSpec) -> ParamCounts:
         top_k=spec.top_k,
         layers=spec.layers,
         vocab_hidden=vh,
+        largest_module=max(
+            vh,
+            position,
+            h * q_width + (q_width if spec.linear_bias or spec.qkv_bias else 0),
+            h * f + (f if spec.linear_bias else 0),
+        ),
     )
