@@ -45,7 +45,8 @@ def check_layout(
     if per_node % tp:
         raise UsageError(f"--tp {tp} does not divide the {per_node} devices of a node")
     if devices % (tp * pp):
-        raise UsageError(f"--tp {tp} x --pp {pp} = {tp * pp} does not divide the {devices} devices")
+        what = f"--pp {pp}" if tp == 1 else f"--tp {tp} x --pp {pp} = {tp * pp}"
+        raise UsageError(f"{what} does not divide the {devices} devices")
     if spec.heads % tp:
         raise UsageError(f"--tp {tp} does not divide the model's {spec.heads} attention heads")
     if spec.n_kv % tp and tp % spec.n_kv:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from advisor.catalog.loader import (
     merge_raw,
     read_yaml,
@@ -194,7 +196,7 @@ def iter_figures(obj: Any, prefix: str = "") -> list[tuple[str, Figure]]:
     out: list[tuple[str, Figure]] = []
     if isinstance(obj, Figure):
         return [(prefix, obj)]
-    if hasattr(obj, "__class__") and hasattr(obj, "model_fields"):
+    if isinstance(obj, BaseModel):
         for name in type(obj).model_fields:
             out += iter_figures(getattr(obj, name), f"{prefix}.{name}" if prefix else name)
     elif isinstance(obj, dict):

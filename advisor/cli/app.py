@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
+
+try:  # typer >= 0.20 vendors click
+    from typer._click import exceptions as click_exc
+except ImportError:  # older typer depends on click
+    from click import exceptions as click_exc  # type: ignore[no-redef]
 
 from advisor.cli import catalog_cmd, estimate_cmd
 from advisor.errors import AdvisorError
@@ -48,16 +52,19 @@ def run(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         rv = command.main(args=args, prog_name="advisor", standalone_mode=False)
-    except click.exceptions.NoSuchOption as e:
+    except click_exc.NoSuchOption as e:
         if debug:
             raise
         hint = f" (did you mean {', '.join(e.possibilities)}?)" if e.possibilities else ""
         return _fail(f"no such option: {e.option_name}{hint}", 2)
-    except click.exceptions.UsageError as e:
+    except click_exc.UsageError as e:
         if debug:
             raise
+        if type(e).__name__ == "NoArgsIsHelpError" and e.ctx is not None:
+            sys.stdout.write(e.ctx.get_help() + "\n")
+            return 0
         return _fail(e.format_message(), 2)
-    except click.exceptions.Abort:
+    except typer.Abort:
         return _fail("interrupted", 130)
     except AdvisorError as e:
         if debug:

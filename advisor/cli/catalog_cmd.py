@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel
 
 from advisor.cli.common import CatalogOpt, JsonOpt, catalog_from, console, print_json
 from advisor.errors import unknown
@@ -155,7 +156,7 @@ def show(
     c.print(f"[bold]{entry_id}[/] ({kind}): {title}")
     for name in type(entry).model_fields:
         val = getattr(entry, name)
-        if val in (None, [], {}, "") or hasattr(val, "model_fields") or isinstance(val, dict):
+        if val in (None, [], {}, "") or isinstance(val, BaseModel | dict):
             continue
         c.print(f"  {name}: {val}")
     from rich.markup import escape
