@@ -36,6 +36,14 @@ def print_json(data: Any) -> None:
 def console() -> Any:
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # `advisor ... | head` closed the pipe: stop quietly and successfully.
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(0)
+
     # Piped output is read by scripts and wide tables; do not wrap it at 80 columns.
     width = None if sys.stdout.isatty() else 200
-    return Console(highlight=False, soft_wrap=False, width=width)
+    return _Console(highlight=False, soft_wrap=False, width=width)
