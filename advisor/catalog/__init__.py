@@ -104,11 +104,11 @@ class Catalog:
         return c
 
     def profile_for(self, accelerator_id: str) -> DeviceProfile | None:
-        """The published-measurement profile shipped for an accelerator, if any."""
-        for p in self.profiles.values():
-            if p.accelerator == accelerator_id:
-                return p
-        return None
+        """The shipped profile for an accelerator: one fitted on measured training runs
+        (id ending '-fit') before one from microbenchmarks, None when neither exists."""
+        mine = [p for p in self.profiles.values() if p.accelerator == accelerator_id]
+        mine.sort(key=lambda p: not p.id.endswith("-fit"))
+        return mine[0] if mine else None
 
     def source_of(self, fig: Figure) -> str:
         """A figure's source as a full address when it is a known key."""

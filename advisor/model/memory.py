@@ -29,6 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from advisor.model.params import ParamCounts, count_params
 from advisor.model.spec import (
     Convention,
@@ -114,13 +116,14 @@ def state_bytes(
     return StateBytes(weights=w, grads=w, fp32_grads=0.0, master=master, moments=moments)
 
 
-def params_per_device(counts: ParamCounts, plan: ParallelPlan) -> float:
+def params_per_device(counts: ParamCounts, plan: Any) -> Any:
     """Parameters on the most loaded device: the first pipeline stage holds the
     embedding (and, with one stage, the output layer), each TP rank 1/t of all.
-    As in Megatron's report, norms are counted as if TP-sharded (they are tiny)."""
+    As in Megatron's report, norms are counted as if TP-sharded (they are tiny).
+    `plan` is a ParallelPlan or array-valued Plans."""
+    one_stage = np.asarray(plan.pp) == 1
     stage = counts.transformer / plan.pp + counts.embedding + counts.position
-    if plan.pp == 1:
-        stage += counts.output + counts.final_norm
+    stage = stage + np.where(one_stage, counts.output + counts.final_norm, 0)
     return stage / plan.tp
 
 
@@ -136,37 +139,31 @@ class ModelStateMemory:
         return self.weights + self.gradients + self.optimizer
 
 
-def model_state_memory(
-    spec: ModelSpec, plan: ParallelPlan, training: TrainingSpec
-) -> ModelStateMemory:
-    """Bytes of weights, gradients and optimizer states on the most loaded device."""
+def model_state_memory(spec: ModelSpec, plan: Any, training: TrainingSpec) -> ModelStateMemory:
+    """Bytes of weights, gradients and optimizer states on the most loaded device
+    (arrays when `plan` holds arrays)."""
     counts = count_params(spec)
     p = params_per_device(counts, plan)
     sb = state_bytes(training.precision, training.optimizer, training.convention, spec)
-    dp, z = plan.dp, plan.zero
-    shard_w = dp if z >= 3 else 1
-    shard_o = dp if z >= 1 else 1
+    dp, z = np.asarray(plan.dp), np.asarray(plan.zero)
+    shard_w = np.where(z >= 3, dp, 1)
+    shard_g = np.where(z >= 2, dp, 1)
+    shard_o = np.where(z >= 1, dp, 1)
     if training.convention == "deepspeed":
-        if z >= 3:
-            # estimate_zero3: 18 bytes/param sharded (fp16 weights + fp32 weights,
-            # gradients and moments) + 4 bytes x largest layer gathered.
-            return ModelStateMemory(
-                weights=sb.weights * p / dp,
-                gradients=sb.fp32_grads * p / dp,
-                optimizer=(sb.master + sb.moments) * p / dp,
-                gathered=(sb.weights + sb.grads) * counts.largest_module / plan.tp,
-            )
+        # estimate_zero2: full fp16 weights and gradients, 16 bytes sharded; estimate_zero3:
+        # 18 bytes sharded (fp16 weights + fp32 weights, gradients and moments) and the
+        # largest layer's fp16 weights and gradients gathered.
+        z3 = z >= 3
         return ModelStateMemory(
-            weights=sb.weights * p,
-            gradients=sb.grads * p + sb.fp32_grads * p / shard_o,
+            weights=np.where(z3, sb.weights * p / dp, sb.weights * p),
+            gradients=np.where(
+                z3, sb.fp32_grads * p / dp, sb.grads * p + sb.fp32_grads * p / shard_o
+            ),
             optimizer=(sb.master + sb.moments) * p / shard_o,
-            gathered=0.0,
+            gathered=np.where(z3, (sb.weights + sb.grads) * counts.largest_module / plan.tp, 0.0),
         )
-    shard_g = dp if z >= 2 else 1
-    gathered = 0.0
-    if z >= 3:
-        # FSDP gathers one unit (a block) and prefetches the next: two in flight.
-        gathered = 2 * sb.weights * counts.largest_layer / plan.tp
+    # FSDP gathers one unit (a block) and prefetches the next: two in flight.
+    gathered = np.where(z >= 3, 2 * sb.weights * counts.largest_layer / plan.tp, 0.0)
     return ModelStateMemory(
         weights=sb.weights * p / shard_w,
         gradients=sb.grads * p / shard_g,
@@ -208,23 +205,22 @@ def activation_bytes_per_layer(
     return sb * per_token + sb * core / t
 
 
-def in_flight_microbatches(plan: ParallelPlan) -> float:
+def in_flight_microbatches(plan: Any) -> Any:
     """Micro-batches whose activations the first stage holds at peak: min(m, p) under
     1F1B, p·(1 + (p-1)/(p·v)) under the interleaved schedule (Korthikanti §4.2.3)."""
-    p, v = plan.pp, plan.vpp
-    if p == 1:
-        return 1.0
-    if v > 1:
-        return p * (1 + (p - 1) / (p * v))
-    return float(min(plan.grad_accum, p))
+    p = np.asarray(plan.pp, dtype=float)
+    v = np.asarray(plan.vpp, dtype=float)
+    m = np.asarray(plan.grad_accum, dtype=float)
+    live = np.where(v > 1, p * (1 + (p - 1) / (p * v)), np.minimum(m, p))
+    return np.where(p == 1, 1.0, live)
 
 
-def in_flight_layers(spec: ModelSpec, plan: ParallelPlan) -> float:
+def in_flight_layers(spec: ModelSpec, plan: Any) -> Any:
     """Layers' worth of activations on the first stage: its L/p layers per micro-batch."""
     return spec.layers / plan.pp * in_flight_microbatches(plan)
 
 
-def embedding_and_logits_bytes(spec: ModelSpec, plan: ParallelPlan, elem: int = 2) -> float:
+def embedding_and_logits_bytes(spec: ModelSpec, plan: Any, elem: int = 2) -> Any:
     """Buffers outside the blocks (Megatron theoretical memory report): token ids
     (8 bytes each) and the embedding dropout mask for each micro-batch in flight;
     with one stage also the output-layer input and fp32 logits for the loss:
@@ -233,24 +229,40 @@ def embedding_and_logits_bytes(spec: ModelSpec, plan: ParallelPlan, elem: int = 
     live = in_flight_microbatches(plan)
     out = 8.0 * s * b * live
     if spec.dropout:
-        out += s * b * h * live
-    if plan.pp == 1:
-        out += 4.0 * s * b * h * (1 + spec.vocab / h) * (elem / 2.0 if elem > 2 else 1.0)
+        out = out + s * b * h * live
+    logits = 4.0 * s * b * h * (1 + spec.vocab / h) * (elem / 2.0 if elem > 2 else 1.0)
+    out = out + np.where(np.asarray(plan.pp) == 1, logits, 0.0)
     return out / plan.tp
 
 
-def activation_memory(spec: ModelSpec, plan: ParallelPlan, training: TrainingSpec) -> float:
-    """Peak activation bytes on the first pipeline stage."""
+def activation_bytes_per_layer_codes(
+    spec: ModelSpec, b: Any, t: Any, sp: Any, rec: Any, elem: int = 2
+) -> Any:
+    """`activation_bytes_per_layer` with recompute given as codes 0/1/2 (arrays)."""
+    by = {
+        r: activation_bytes_per_layer(spec, b, t, sp, r, elem)
+        for r in ("none", "selective", "full")
+    }  # type: ignore[arg-type]
+    return np.where(rec == 2, by["full"], np.where(rec == 1, by["selective"], by["none"]))
+
+
+REC_CODE = {"none": 0, "selective": 1, "full": 2}
+
+
+def activation_memory(spec: ModelSpec, plan: Any, training: TrainingSpec, rec: Any = None) -> Any:
+    """Peak activation bytes on the first pipeline stage. `rec` (codes 0/1/2) overrides
+    training.recompute for array-valued plans."""
     elem = dtype_bytes(training.precision)
-    sp = plan.sp and plan.tp > 1
-    per_layer = activation_bytes_per_layer(
-        spec, plan.micro_batch, plan.tp, sp, training.recompute, elem
-    )
+    tp = np.asarray(plan.tp)
+    sp = np.where(tp > 1, np.asarray(plan.sp, dtype=float), 0.0)
+    code = REC_CODE[training.recompute] if rec is None else np.asarray(rec)
+    b = plan.micro_batch
+    per_layer = activation_bytes_per_layer_codes(spec, b, plan.tp, sp, code, elem)
     stored = per_layer * in_flight_layers(spec, plan)
-    working = 0.0
-    if training.recompute == "full":
-        # Backward rematerialises one block at a time at full size.
-        working = activation_bytes_per_layer(spec, plan.micro_batch, plan.tp, sp, "none", elem)
+    # Full recomputation rematerialises one block at a time at full size in backward.
+    working = np.where(
+        code == 2, activation_bytes_per_layer(spec, b, plan.tp, sp, "none", elem), 0.0
+    )
     return stored + working + embedding_and_logits_bytes(spec, plan, elem)
 
 
@@ -294,10 +306,10 @@ def memory_report(
     """Everything on the most loaded device, against its capacity."""
     states = model_state_memory(spec, plan, training)
     return MemoryReport(
-        weights=states.weights,
-        gradients=states.gradients,
-        optimizer=states.optimizer,
-        activations=activation_memory(spec, plan, training),
-        other=states.gathered + overhead_bytes,
+        weights=float(states.weights),
+        gradients=float(states.gradients),
+        optimizer=float(states.optimizer),
+        activations=float(activation_memory(spec, plan, training)),
+        other=float(states.gathered) + overhead_bytes,
         capacity=capacity_bytes,
     )

@@ -116,9 +116,10 @@ def _tp_comm(op: Op, t: Any, sp: Any) -> Op:
     on = _truthy(sp)
     if op.collective == "all_gather":
         return Op(op.name, "comm", 0.0, op.bytes * (t > 1) * on, "all_gather")
-    # With SP the all-reduce becomes a reduce-scatter of the same message.
-    collective: Collective = "reduce_scatter" if sp is True else "all_reduce"
-    return Op(op.name, "comm", 0.0, op.bytes * (t > 1), collective)
+    if sp is True:
+        return Op(op.name, "comm", 0.0, op.bytes * (t > 1), "reduce_scatter")
+    # Over arrays of plans: a reduce-scatter moves half an all-reduce's bytes.
+    return Op(op.name, "comm", 0.0, op.bytes * (t > 1) * (1 - 0.5 * on), "all_reduce")
 
 
 def _truthy(x: Any) -> Any:

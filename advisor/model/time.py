@@ -1,0 +1,297 @@
+"""Step time of training plans, evaluated over numpy arrays (one element per plan).
+
+Each forward op of a block (advisor/model/ops.py) becomes a roofline term:
+matrix ops take FLOPs / (peak x efficiency(FLOPs)) + a kernel overhead, vector
+ops bytes / (bandwidth x efficiency(bytes)) + the overhead, and collectives
+latency + bytes x factor / bus bandwidth with nccl-tests' factors (all-reduce
+2(n-1)/n, all-gather and reduce-scatter (n-1)/n; nccl-tests doc/PERFORMANCE.md).
+Backward is twice the forward matrix work (input and weight gradients), vector
+work and the conjugate collectives once more each (Narayanan et al. 2021, §3.2).
+
+A step is m micro-batches through p stages: m·T plus the 1F1B bubble
+(p-1)/v·T, T the time of one micro-batch on the slowest stage (Narayanan et al.
+2021, §2.2: bubble fraction (p-1)/(v·m)). Data-parallel gradient reduction
+overlaps backward; only what the last micro-batch's backward cannot hide is
+exposed (ZeRO-2 and ZeRO-3 communicate every micro-batch, Rajbhandari et al.
+2020 §5; FSDP gathers weights before each forward and backward).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from advisor.model.device import DeviceModel
+from advisor.model.memory import dtype_bytes
+from advisor.model.ops import Op, block_ops, head_ops
+from advisor.model.params import count_params
+from advisor.model.spec import ModelSpec
+
+REC_CODES = {"none": 0, "selective": 1, "full": 2}
+DDP_BUCKET_BYTES = 25 * 2**20  # torch DDP default bucket_cap_mb=25: the last one cannot overlap
+ATTENTION_CORE = ("attn_scores", "softmax", "attn_over_v")
+
+
+@dataclass
+class Plans:
+    """Plan fields as equal-length integer arrays."""
+
+    dp: np.ndarray
+    tp: np.ndarray
+    pp: np.ndarray
+    vpp: np.ndarray
+    sp: np.ndarray  # 0/1
+    zero: np.ndarray
+    mb: np.ndarray
+    m: np.ndarray  # micro-batches per step per replica (gradient accumulation)
+    rec: np.ndarray  # REC_CODES
+
+    @classmethod
+    def of(cls, **fields: Any) -> Plans:
+        arrays = {k: np.atleast_1d(np.asarray(v)) for k, v in fields.items()}
+        n = max(a.size for a in arrays.values())
+        return cls(**{k: np.broadcast_to(a, (n,)).astype(np.int64) for k, a in arrays.items()})
+
+    def __len__(self) -> int:
+        return int(self.dp.size)
+
+    # The names memory.py reads from a ParallelPlan.
+    @property
+    def micro_batch(self) -> np.ndarray:
+        return self.mb
+
+    @property
+    def grad_accum(self) -> np.ndarray:
+        return self.m
+
+    def take(self, idx: Any) -> Plans:
+        return Plans(**{k: getattr(self, k)[idx] for k in self.__dataclass_fields__})
+
+
+@dataclass
+class StepTime:
+    """Seconds per step by part (arrays); the parts add up to `total`."""
+
+    compute: np.ndarray
+    memory_bound: np.ndarray
+    tp_comm: np.ndarray
+    pp_bubble: np.ndarray
+    pp_comm: np.ndarray
+    dp_comm_exposed: np.ndarray
+    optimizer: np.ndarray
+    dp_comm_total: np.ndarray  # before overlap, for reporting
+
+    @property
+    def total(self) -> np.ndarray:
+        return (
+            self.compute
+            + self.memory_bound
+            + self.tp_comm
+            + self.pp_bubble
+            + self.pp_comm
+            + self.dp_comm_exposed
+            + self.optimizer
+        )
+
+    def as_dicts(self) -> list[dict[str, float]]:
+        keys = (
+            "compute",
+            "memory_bound",
+            "tp_comm",
+            "pp_bubble",
+            "pp_comm",
+            "dp_comm_exposed",
+            "optimizer",
+        )
+        return [{k: float(getattr(self, k)[i]) for k in keys} for i in range(self.compute.size)]
+
+
+def collective_time(kind: str, nbytes: Any, n: Any, bus_bw: float, latency: float) -> Any:
+    """nccl-tests: busbw = algbw x factor, so t = latency + bytes x factor / busbw."""
+    n = np.asarray(n, dtype=float)
+    factor = 2 * (n - 1) / n if kind == "all_reduce" else (n - 1) / n
+    t = latency + nbytes * factor / max(bus_bw, 1.0)
+    return np.where(n > 1, t, 0.0)
+
+
+def _op_time(op: Op, dev: DeviceModel, precision: str, tp: Any) -> tuple[Any, Any, Any]:
+    """(matrix seconds, vector seconds, communication seconds) of one forward op."""
+    zero = np.zeros_like(np.asarray(tp, dtype=float))
+    if op.kind == "matrix":
+        # Roofline: a matmul with little reuse (attention's k = head_dim) is bound by
+        # the bytes it reads and writes, not by its FLOPs.
+        eff = dev.matmul_efficiency(precision)(op.flops)
+        t_flops = op.flops / (dev.peak(precision) * eff)
+        t_bytes = op.bytes / (dev.memory_bandwidth * dev.memory_efficiency(op.bytes))
+        t = np.maximum(t_flops, t_bytes) + dev.kernel_overhead
+        return t + zero, zero, zero
+    if op.kind == "vector":
+        eff = dev.memory_efficiency(op.bytes)
+        t = op.bytes / (dev.memory_bandwidth * eff) + dev.kernel_overhead
+        return zero, t + zero, zero
+    t = collective_time(op.collective, op.bytes, tp, dev.intra_bus_bandwidth, dev.intra_latency)
+    return zero, zero, np.where(np.asarray(op.bytes) > 0, t, 0.0) + zero
+
+
+def _sum(ops: list[Op], dev: DeviceModel, precision: str, tp: Any) -> np.ndarray:
+    """Array of shape (3, n): matrix, vector, comm seconds summed over ops."""
+    parts = [np.stack(_op_time(op, dev, precision, tp)) for op in ops]
+    return np.sum(parts, axis=0) if parts else np.zeros((3, np.size(tp)))
+
+
+def microbatch_stage_time(
+    spec: ModelSpec,
+    plans: Plans,
+    dev: DeviceModel,
+    precision: str,
+    flash_attention: bool = True,
+) -> np.ndarray:
+    """Seconds (matrix, vector, comm) for one micro-batch forward+backward(+recompute)
+    on the slowest pipeline stage: L/p blocks plus the output layer and loss."""
+    elem = dtype_bytes(precision)  # type: ignore[arg-type]
+    sp = plans.sp.astype(float)
+    ops = block_ops(
+        spec,
+        b=plans.mb.astype(float),
+        t=plans.tp.astype(float),
+        sp=sp,
+        elem=elem,
+        causal_fraction=0.5 if flash_attention else 1.0,
+        fused_attention=flash_attention,
+    )
+    fwd = _sum(ops, dev, precision, plans.tp)
+    core = _sum([o for o in ops if o.name in ATTENTION_CORE], dev, precision, plans.tp)
+    # Backward: two matmuls per forward matmul; elementwise gradients and the conjugate
+    # collectives once each. Flash attention's backward recomputes the scores: one more
+    # forward attention matmul pass (Dao 2023, Algorithm 2).
+    bwd = fwd * np.array([[2.0], [2.0], [1.0]])
+    if flash_attention:
+        bwd = bwd + core * np.array([[0.5], [0.0], [0.0]])
+    rec = plans.rec
+    recompute = np.where(rec == 2, fwd, np.where(rec == 1, core, 0.0))
+    if flash_attention:
+        # Flash attention keeps no s x s activations, so selective recomputation is free.
+        recompute = np.where(rec == 1, 0.0, recompute)
+    per_block = fwd + bwd + recompute
+    head = _sum(
+        head_ops(spec, b=plans.mb.astype(float), t=plans.tp.astype(float), elem=elem),
+        dev,
+        precision,
+        plans.tp,
+    )
+    head = head * np.array([[3.0], [2.0], [1.0]])
+    layers_per_stage = spec.layers / plans.pp
+    return per_block * layers_per_stage + head
+
+
+def _p2p_time(spec: ModelSpec, plans: Plans, dev: DeviceModel, elem: int) -> np.ndarray:
+    """Pipeline sends per micro-batch: an activation forward and a gradient backward per
+    virtual stage; with TP, Megatron's scatter/gather sends 1/t of it (Narayanan §4.1)."""
+    msg = plans.mb * spec.seq_len * spec.hidden * elem / plans.tp
+    stride = plans.tp * plans.dp  # Megatron rank order: tensor, then data, then pipeline
+    intra = stride < dev.devices_per_node
+    per_gpu_inter = dev.inter_node_bandwidth / dev.devices_per_node
+    bw = np.where(intra, max(dev.intra_bus_bandwidth, 1.0), max(per_gpu_inter, 1.0))
+    lat = np.where(intra, dev.intra_latency, dev.inter_latency)
+    t = 2 * plans.vpp * (lat + msg / bw)
+    return np.where(plans.pp > 1, t, 0.0)
+
+
+def dp_reduce_time(nbytes: Any, plans: Plans, dev: DeviceModel, kind: str) -> np.ndarray:
+    """One data-parallel collective of `nbytes` per device, hierarchical when the group
+    spans nodes: each node's NICs (rail-optimised, one share per device) carry
+    factor x bytes x devices_per_node / ranks_per_node."""
+    n = plans.dp.astype(float)
+    per_node = dev.devices_per_node
+    ranks_per_node = np.clip(per_node // plans.tp, 1, None)
+    ranks_per_node = np.minimum(ranks_per_node, plans.dp)
+    intra_only = plans.tp * plans.dp <= per_node
+    t_intra = collective_time(kind, nbytes, n, dev.intra_bus_bandwidth, dev.intra_latency)
+    g = np.maximum(n / ranks_per_node, 1.0)
+    factor = 2 * (g - 1) / g if kind == "all_reduce" else (g - 1) / g
+    t_inter = dev.inter_latency + factor * nbytes * per_node / ranks_per_node / max(
+        dev.inter_node_bandwidth, 1.0
+    )
+    t_inter_intra = collective_time(
+        kind, nbytes, ranks_per_node, dev.intra_bus_bandwidth, dev.intra_latency
+    )
+    t = np.where(intra_only, t_intra, t_inter + t_inter_intra)
+    return np.where(n > 1, t, 0.0)
+
+
+def optimizer_bytes_per_param(optimizer: str, precision: str) -> float:
+    """Memory traffic of one optimizer update per parameter: read the gradient, read
+    and write each fp32 state, write the working weight."""
+    g = w = float(dtype_bytes(precision))  # type: ignore[arg-type]
+    mixed = precision != "fp32"
+    master = 8.0 if mixed else 0.0
+    states = {"adamw": 16.0, "sgd": 8.0, "adafactor": 0.5, "adam8bit": 4.0}[optimizer]
+    if not mixed:
+        w = 8.0  # read and write the fp32 weight itself
+    return g + master + states + w
+
+
+def step_time(
+    spec: ModelSpec,
+    plans: Plans,
+    dev: DeviceModel,
+    precision: str,
+    optimizer: str = "adamw",
+    grad_bytes: float | None = None,
+    flash_attention: bool = True,
+    dp_overlap: bool = True,
+) -> StepTime:
+    """Seconds per optimizer step for every plan, by part."""
+    elem = dtype_bytes(precision)  # type: ignore[arg-type]
+    g_bytes = grad_bytes if grad_bytes is not None else float(elem)
+    parts = microbatch_stage_time(spec, plans, dev, precision, flash_attention)
+    t_mb = parts.sum(axis=0)
+    m = plans.m.astype(float)
+    compute, memory_bound, tp_comm = parts[0] * m, parts[1] * m, parts[2] * m
+    bubble = (plans.pp - 1) / plans.vpp * t_mb
+    pp_comm = _p2p_time(spec, plans, dev, elem) * m
+    counts = count_params(spec)
+    stage_params = (
+        counts.transformer / plans.pp + counts.embedding + counts.output * (plans.pp == 1)
+    )
+    p_dev = stage_params / plans.tp
+    grads = p_dev * g_bytes
+    weights = p_dev * elem
+    z = plans.zero
+    ar = dp_reduce_time(grads, plans, dev, "all_reduce")
+    rs = dp_reduce_time(grads, plans, dev, "reduce_scatter")
+    ag = dp_reduce_time(weights, plans, dev, "all_gather")
+    # Per-step communication and the backward time available to hide it.
+    backward_mb = t_mb * (2.0 / 3.0)
+    comm_once = np.where(z == 0, ar, np.where(z == 1, rs + ag, np.where(z == 2, ag, 0.0)))
+    comm_per_mb = np.where(z == 2, rs, np.where(z == 3, 2 * ag + rs, 0.0))
+    total_comm = comm_once + comm_per_mb * m
+    if dp_overlap:
+        tail = dp_reduce_time(np.minimum(grads, DDP_BUCKET_BYTES), plans, dev, "all_reduce")
+        hidden_once = np.maximum(comm_once - backward_mb, 0.0)
+        exposed_once = np.where(
+            z <= 1, np.maximum(hidden_once, np.minimum(tail, comm_once)), hidden_once
+        )
+        exposed_mb = np.maximum(comm_per_mb - t_mb, 0.0) * m
+        exposed = exposed_once + exposed_mb
+    else:
+        exposed = total_comm
+    exposed = np.where(plans.dp > 1, exposed, 0.0)
+    opt_params = p_dev / np.where(z >= 1, plans.dp, 1)
+    optimizer_t = (
+        opt_params
+        * optimizer_bytes_per_param(optimizer, precision)
+        / (dev.memory_bandwidth * dev.optimizer_efficiency)
+    )
+    return StepTime(
+        compute=compute,
+        memory_bound=memory_bound,
+        tp_comm=tp_comm,
+        pp_bubble=bubble,
+        pp_comm=pp_comm,
+        dp_comm_exposed=exposed,
+        optimizer=optimizer_t,
+        dp_comm_total=np.where(plans.dp > 1, total_comm, 0.0),
+    )

@@ -1,0 +1,171 @@
+"""Vectorised plan search: every legal layout for a model on some nodes, scored at once.
+
+For one device type and node size, `enumerate_plans` builds the cartesian product
+of tensor parallel (dividing heads and the node), pipeline parallel (dividing
+layers), virtual stages, sequence parallel, ZeRO stage, micro-batch and
+recomputation for each device count, as numpy arrays; `score` computes memory and
+step time for all of them in one pass (advisor/model/memory.py, time.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from advisor.layout import LayoutChoice, divisors
+from advisor.model.device import DeviceModel
+from advisor.model.flops import hardware_flops_per_token, model_flops_per_token
+from advisor.model.memory import activation_memory, model_state_memory
+from advisor.model.spec import ModelSpec, TrainingSpec
+from advisor.model.time import REC_CODES, Plans, StepTime, step_time
+
+MICRO_BATCHES = (1, 2, 4, 8, 16, 32)
+VIRTUAL_STAGES = (1, 2, 3, 4, 6, 8)
+
+
+def _legal_tp(spec: ModelSpec, per_node: int) -> list[int]:
+    return [
+        t
+        for t in divisors(per_node)
+        if spec.heads % t == 0 and (spec.n_kv % t == 0 or t % spec.n_kv == 0)
+    ]
+
+
+def enumerate_plans(
+    spec: ModelSpec,
+    device_counts: list[int],
+    per_node: int,
+    batch_tokens: float,
+    choice: LayoutChoice | None = None,
+) -> Plans:
+    """All legal plans for each device count, honouring what the user fixed."""
+    choice = choice or LayoutChoice()
+    tps = [choice.tp] if choice.tp else _legal_tp(spec, per_node)
+    pps_all = [choice.pp] if choice.pp else divisors(spec.layers)
+    recs = [REC_CODES[choice.recompute]] if choice.recompute else [0, 1, 2]
+    mbs = [choice.micro_batch] if choice.micro_batch else list(MICRO_BATCHES)
+    rows: list[tuple[int, ...]] = []
+    for n in device_counts:
+        for tp, pp in itertools.product(tps, pps_all):
+            if n % (tp * pp) or per_node % tp or spec.layers % pp:
+                continue
+            dp = n // (tp * pp)
+            zeros = [choice.zero] if choice.zero is not None else ([0, 1, 2, 3] if dp > 1 else [0])
+            sps = [int(choice.sp)] if choice.sp is not None else [1 if tp > 1 else 0]
+            vpps = [choice.vpp] if choice.vpp else ([1] if pp == 1 else list(VIRTUAL_STAGES))
+            for mb in mbs:
+                m = max(1, round(batch_tokens / (spec.seq_len * mb * dp)))
+                if mb > 1 and mb * dp * spec.seq_len > batch_tokens:
+                    continue  # one micro-batch per replica would overshoot the batch
+                for vpp in vpps:
+                    if vpp > 1 and (spec.layers % (pp * vpp) or m % pp):
+                        continue
+                    for z, sp, rec in itertools.product(zeros, sps, recs):
+                        rows.append((dp, tp, pp, vpp, sp, z, mb, m, rec))
+    if not rows:
+        empty = np.zeros(0, dtype=np.int64)
+        return Plans(*(empty for _ in range(9)))
+    a = np.asarray(rows, dtype=np.int64)
+    return Plans(*(a[:, i] for i in range(9)))
+
+
+@dataclass
+class Scored:
+    """Plans with their memory and time (arrays aligned with `plans`)."""
+
+    plans: Plans
+    memory_total: np.ndarray
+    weights: np.ndarray
+    gradients: np.ndarray
+    optimizer: np.ndarray
+    activations: np.ndarray
+    other: np.ndarray
+    fits: np.ndarray
+    time: StepTime
+    step_time: np.ndarray
+    tokens_per_step: np.ndarray
+    tokens_per_s: np.ndarray
+    devices: np.ndarray
+    mfu: np.ndarray
+    hfu: np.ndarray
+
+    def best(self, key: np.ndarray | None = None) -> int | None:
+        """Index of the fastest plan that fits (or the smallest `key`), None if none fits."""
+        k = self.step_time / self.tokens_per_step if key is None else key
+        k = np.where(self.fits, k, np.inf)
+        if not k.size or not np.isfinite(k).any():
+            return None
+        return int(np.argmin(k))
+
+
+def score(
+    spec: ModelSpec,
+    training: TrainingSpec,
+    plans: Plans,
+    dev: DeviceModel,
+    capacity_bytes: float,
+    overhead_bytes: float,
+    grad_bytes: float | None = None,
+    flash_attention: bool = True,
+    dp_overlap: bool = True,
+) -> Scored:
+    """Memory and step time of every plan in one vectorised pass."""
+    states = model_state_memory(spec, plans, training)
+    act = activation_memory(spec, plans, training, rec=plans.rec)
+    other = states.gathered + overhead_bytes
+    total = states.weights + states.gradients + states.optimizer + act + other
+    st = step_time(
+        spec,
+        plans,
+        dev,
+        training.precision,
+        training.optimizer,
+        grad_bytes=grad_bytes,
+        flash_attention=flash_attention,
+        dp_overlap=dp_overlap,
+    )
+    t = st.total
+    tokens = (plans.m * plans.mb * plans.dp * spec.seq_len).astype(float)
+    tps = tokens / t
+    devices = plans.dp * plans.tp * plans.pp
+    peak = dev.peak(training.precision)
+    hw = np.array([hardware_flops_per_token(spec, r) for r in ("none", "selective", "full")])
+    if flash_attention:
+        hw[1] = hw[0]  # nothing extra is recomputed: flash attention keeps no scores
+    mfu = model_flops_per_token(spec) * tps / (devices * peak)
+    hfu = hw[plans.rec] * tps / (devices * peak)
+    return Scored(
+        plans=plans,
+        memory_total=total,
+        weights=np.broadcast_to(states.weights, t.shape),
+        gradients=np.broadcast_to(states.gradients, t.shape),
+        optimizer=np.broadcast_to(states.optimizer, t.shape),
+        activations=np.broadcast_to(act, t.shape),
+        other=np.broadcast_to(other, t.shape),
+        fits=total <= capacity_bytes,
+        time=st,
+        step_time=t,
+        tokens_per_step=tokens,
+        tokens_per_s=tps,
+        devices=devices,
+        mfu=mfu,
+        hfu=hfu,
+    )
+
+
+def plan_fields(plans: Plans, i: int) -> dict[str, Any]:
+    rec = {v: k for k, v in REC_CODES.items()}
+    return {
+        "dp": int(plans.dp[i]),
+        "tp": int(plans.tp[i]),
+        "pp": int(plans.pp[i]),
+        "vpp": int(plans.vpp[i]),
+        "sp": bool(plans.sp[i]),
+        "zero": int(plans.zero[i]),
+        "micro_batch": int(plans.mb[i]),
+        "grad_accum": int(plans.m[i]),
+        "recompute": rec[int(plans.rec[i])],
+    }
