@@ -204,7 +204,14 @@ def predict(
         choice = LayoutChoice(
             tp=1, pp=1, vpp=1, sp=False, zero=3, micro_batch=_micro_batch(run), recompute=rec
         )  # type: ignore[arg-type]
-    plans = enumerate_plans(spec, [run.num_accelerators], 8, run.global_batch_tokens, choice)
+    plans = enumerate_plans(
+        spec,
+        [run.num_accelerators],
+        8,
+        run.global_batch_tokens,
+        choice,
+        flash_attention=not megatron,
+    )
     scored = score(
         spec,
         training,

@@ -1,7 +1,8 @@
-"""Score one layout: FLOPs and memory per device (and, with a device profile, time).
+"""Score one layout: FLOPs, memory, step time, throughput, time to train and cost.
 
-`estimate()` is the library entry point behind `advisor estimate`; layout fields
-the user leaves out are chosen (see `choose_plan`) and reported as chosen.
+`estimate()` is the library entry point behind `advisor estimate`. Layout fields
+the user leaves out are chosen by the search: the fastest plan that fits (or, when
+none fits, the one needing least memory, reported with `fits: false`).
 """
 
 from __future__ import annotations
@@ -10,24 +11,31 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from advisor.catalog import Catalog, load_catalog
+from advisor.cost import DEFAULT_GRID_KG_PER_KWH, run_cost
 from advisor.errors import UsageError
 from advisor.hardware import Hardware
-from advisor.layout import (
-    LayoutChoice,
-    candidate_plans,
-    check_layout,
-    default_batch_tokens,
-    grad_accum_for,
-)
+from advisor.layout import LayoutChoice, check_layout, default_batch_tokens
+from advisor.model.device import DeviceModel, device_model
 from advisor.model.flops import flops_report
-from advisor.model.memory import GIB, MemoryReport, memory_report
+from advisor.model.memory import GIB
 from advisor.model.params import count_params
-from advisor.model.spec import RECOMPUTES, ModelSpec, ParallelPlan, Recompute, TrainingSpec
+from advisor.model.spec import ModelSpec, TrainingSpec
+from advisor.search import Scored, enumerate_plans, plan_fields, score
 
 # Assumption, not a measurement: CUDA context, cuBLAS/NCCL workspaces and allocator
 # fragmentation on a GPU. `advisor validate` measures the real figure on a device.
 GPU_OVERHEAD_BYTES = 1.0 * GIB
 CHINCHILLA_TOKENS_PER_PARAM = 20  # Hoffmann et al. 2022, Table 3 (~20 tokens/parameter)
+BREAKDOWN_KEYS = (
+    "compute",
+    "memory_bound",
+    "tp_comm",
+    "pp_bubble",
+    "pp_comm",
+    "dp_comm_exposed",
+    "optimizer",
+)
 
 
 class PlanOut(BaseModel):
@@ -39,7 +47,7 @@ class PlanOut(BaseModel):
     zero: int
     micro_batch: int
     grad_accum: int
-    recompute: Recompute
+    recompute: str
     precision: str
 
 
@@ -70,11 +78,29 @@ class EstimateOut(BaseModel):
     memory_capacity_bytes: float | None
     fits: bool | None
     plan: PlanOut
+    step_time_s: float
+    breakdown_s: dict[str, float]
+    tokens_per_s: float
+    tokens_per_s_per_device: float
+    achieved_tflops_per_device: float
+    mfu: float
+    hfu: float
+    time_to_train_s: float
+    device_hours: float
+    price_per_hour_usd: float | None = None
+    cost_usd: float | None = None
+    energy_kwh: float | None = None
+    emissions_kg_co2e: float | None = None
     chosen: list[str] = Field(description="Layout fields advisor chose because they were left out.")
+    plans_considered: int
     assumptions: list[str]
 
 
-def _overhead(hw: Hardware) -> tuple[float, str | None]:
+def overhead_bytes(hw: Hardware) -> tuple[float, str | None]:
+    """Memory outside the model's accounting: measured (profile) or the GPU assumption."""
+    prof = hw.profile
+    if prof is not None and prof.framework_overhead_gb is not None:
+        return prof.framework_overhead_gb.value * 1e9, None
     if hw.accelerator.kind == "cpu":
         return 0.0, None
     return GPU_OVERHEAD_BYTES, (
@@ -83,40 +109,32 @@ def _overhead(hw: Hardware) -> tuple[float, str | None]:
     )
 
 
-def _memory(
-    spec: ModelSpec, plan: ParallelPlan, training: TrainingSpec, hw: Hardware
-) -> MemoryReport:
-    overhead, _ = _overhead(hw)
-    return memory_report(spec, plan, training, hw.memory_bytes, overhead)
+def hardware_device(catalog: Catalog, hw: Hardware) -> DeviceModel:
+    return device_model(
+        catalog, hw.accelerator, hw.profile, hw.offering, hw.devices_per_node, hw.node_network_gbs
+    )
 
 
-_REC_RANK = {r: i for i, r in enumerate(RECOMPUTES)}
-
-
-def choose_plan(
+def search_hardware(
     spec: ModelSpec,
     training: TrainingSpec,
     hw: Hardware,
     choice: LayoutChoice,
     batch_tokens: float,
-) -> tuple[ParallelPlan, Recompute]:
-    """The layout that fits with the least model parallelism, sharding and recomputation,
-    and the largest micro-batch: a memory-only rule, used until a time model ranks plans."""
-    best: tuple[tuple[int, ...], ParallelPlan, Recompute] | None = None
-    fallback: tuple[float, ParallelPlan, Recompute] | None = None
-    for plan, rec in candidate_plans(spec, hw.devices, hw.devices_per_node, choice, batch_tokens):
-        mem = _memory(spec, plan, training.model_copy(update={"recompute": rec}), hw)
-        key = (plan.pp, plan.tp, _REC_RANK[rec], plan.zero, plan.vpp, -plan.micro_batch)
-        if mem.fits:
-            if best is None or key < best[0]:
-                best = (key, plan, rec)
-        elif fallback is None or mem.total < fallback[0]:
-            fallback = (mem.total, plan, rec)
-    if best is not None:
-        return best[1], best[2]
-    if fallback is not None:
-        return fallback[1], fallback[2]
-    raise UsageError("no layout agrees with the layout flags given; loosen one of them")
+    catalog: Catalog | None = None,
+) -> tuple[Scored, DeviceModel]:
+    """Score every plan the choice allows on this hardware."""
+    catalog = catalog or load_catalog()
+    dev = hardware_device(catalog, hw)
+    plans = enumerate_plans(spec, [hw.devices], hw.devices_per_node, batch_tokens, choice)
+    if len(plans) == 0:
+        raise UsageError(
+            f"no layout of {spec.name} on {hw.devices} device(s) agrees with the layout "
+            "flags given; loosen one of them"
+        )
+    overhead, _ = overhead_bytes(hw)
+    capacity = hw.memory_bytes or 0.0
+    return score(spec, training, plans, dev, capacity, overhead), dev
 
 
 def estimate(
@@ -124,57 +142,78 @@ def estimate(
     training: TrainingSpec,
     hw: Hardware,
     choice: LayoutChoice,
+    pricing: str = "on-demand",
+    grid_kg_per_kwh: float = DEFAULT_GRID_KG_PER_KWH,
+    catalog: Catalog | None = None,
 ) -> EstimateOut:
-    """FLOPs and memory of one job; unset layout fields are chosen."""
+    """Everything about one job on one hardware; unset layout fields are searched."""
     counts = count_params(spec)
     tokens = training.tokens or CHINCHILLA_TOKENS_PER_PARAM * counts.total
     batch = training.global_batch_tokens or default_batch_tokens(counts.total)
-    if choice.tp:
+    if choice.tp or choice.pp:
         check_layout(
-            spec, hw.devices, hw.devices_per_node, choice.tp, choice.pp or 1, choice.vpp or 1
+            spec, hw.devices, hw.devices_per_node, choice.tp or 1, choice.pp or 1, choice.vpp or 1
         )
-    elif choice.pp:
-        check_layout(spec, hw.devices, hw.devices_per_node, 1, choice.pp, choice.vpp or 1)
-    chosen = choice.unset()
-    if chosen:
-        plan, rec = choose_plan(spec, training, hw, choice, batch)
-    else:
-        assert choice.tp and choice.pp and choice.micro_batch and choice.recompute
-        dp = hw.devices // (choice.tp * choice.pp)
-        m, _ = grad_accum_for(batch, spec.seq_len, choice.micro_batch, dp)
-        plan = ParallelPlan(
-            dp=dp,
-            tp=choice.tp,
-            pp=choice.pp,
-            vpp=choice.vpp or 1,
-            sp=bool(choice.sp),
-            zero=choice.zero or 0,
-            micro_batch=choice.micro_batch,
-            grad_accum=m,
-        )
-        rec = choice.recompute
-    if plan.zero and plan.dp == 1 and "zero" not in chosen:
-        pass  # allowed: the user asked for it, it simply shards over one replica
-    training = training.model_copy(update={"recompute": rec})
-    _, step_tokens = grad_accum_for(batch, spec.seq_len, plan.micro_batch, plan.dp)
-    fr = flops_report(spec, rec, step_tokens, tokens)
-    mem = _memory(spec, plan, training, hw)
-    _, overhead_note = _overhead(hw)
-    assumptions = [
-        "model FLOPs count attention over the full s x s square (PaLM / Megatron convention)",
-        f"model states use the '{training.convention}' convention "
-        f"({training.precision}, {training.optimizer})",
-    ]
+    scored, dev = search_hardware(spec, training, hw, choice, batch, catalog)
+    i = scored.best()
+    if i is None:
+        i = int(scored.memory_total.argmin())
+    out = describe(spec, training, hw, dev, scored, i, tokens, pricing, grid_kg_per_kwh)
+    assumptions = list(out.assumptions)
     if training.tokens is None:
         assumptions.append(f"tokens = {CHINCHILLA_TOKENS_PER_PARAM} x parameters (Chinchilla)")
     if training.global_batch_tokens is None:
         assumptions.append("global batch from GPT-3 Table 2.1 for the nearest model size")
+    return out.model_copy(
+        update={
+            "chosen": choice.unset(),
+            "plans_considered": len(scored.plans),
+            "assumptions": assumptions,
+        }
+    )
+
+
+def describe(
+    spec: ModelSpec,
+    training: TrainingSpec,
+    hw: Hardware,
+    dev: DeviceModel,
+    scored: Scored,
+    i: int,
+    tokens: float,
+    pricing: str = "on-demand",
+    grid_kg_per_kwh: float = DEFAULT_GRID_KG_PER_KWH,
+) -> EstimateOut:
+    """The estimate document for plan `i` of a scored search."""
+    counts = count_params(spec)
+    fields = plan_fields(scored.plans, i)
+    rec = fields["recompute"]
+    step = float(scored.step_time[i])
+    step_tokens = float(scored.tokens_per_step[i])
+    tps = float(scored.tokens_per_s[i])
+    fr = flops_report(spec, rec, step_tokens, tokens)
+    time_to_train = tokens / tps
+    money = run_cost(hw, time_to_train, pricing, grid_kg_per_kwh)
+    _, overhead_note = overhead_bytes(hw)
+    breakdown = {k: float(getattr(scored.time, k)[i]) for k in BREAKDOWN_KEYS}
+    fits = bool(scored.fits[i]) if hw.memory_bytes else None
+    assumptions = [
+        "model FLOPs count attention over the full s x s square (PaLM / Megatron convention)",
+        "flash attention (causal kernels do half the attention matmul work)",
+        f"model states use the '{training.convention}' convention "
+        f"({training.precision}, {training.optimizer})",
+        *dev.assumptions,
+        *money.notes,
+    ]
     if overhead_note:
         assumptions.append(overhead_note)
     if hw.offering is None and hw.devices > hw.devices_per_node:
         assumptions.append(f"devices grouped in nodes of {hw.devices_per_node}")
+    if hw.network_note and hw.devices > hw.devices_per_node:
+        assumptions.append(hw.network_note)
+    peak = dev.peak(training.precision)
     return EstimateOut(
-        model=model_summary(spec),
+        model=spec.model_dump(exclude_none=True),
         hardware=hardware_summary(hw),
         params=counts.total,
         active_params=counts.active,
@@ -190,22 +229,36 @@ def estimate(
             "hardware_per_step": fr.hardware_per_step,
             "total_model": fr.total_model,
             "attention_convention": fr.attention_convention,
+            "peak_per_device": peak,
         },
-        memory_per_device_bytes=MemoryOut(**mem.as_dict()),
-        memory_capacity_bytes=mem.capacity,
-        fits=mem.fits,
-        plan=PlanOut(
-            **plan.model_dump(),
-            recompute=rec,
-            precision=training.precision,
+        memory_per_device_bytes=MemoryOut(
+            weights=float(scored.weights[i]),
+            gradients=float(scored.gradients[i]),
+            optimizer=float(scored.optimizer[i]),
+            activations=float(scored.activations[i]),
+            other=float(scored.other[i]),
+            total=float(scored.memory_total[i]),
         ),
-        chosen=chosen,
+        memory_capacity_bytes=hw.memory_bytes,
+        fits=fits,
+        plan=PlanOut(**fields, precision=training.precision),
+        step_time_s=step,
+        breakdown_s=breakdown,
+        tokens_per_s=tps,
+        tokens_per_s_per_device=tps / hw.devices,
+        achieved_tflops_per_device=fr.model_per_token * tps / hw.devices / 1e12,
+        mfu=float(scored.mfu[i]),
+        hfu=float(scored.hfu[i]),
+        time_to_train_s=time_to_train,
+        device_hours=time_to_train * hw.devices / 3600.0,
+        price_per_hour_usd=money.price_per_hour_usd,
+        cost_usd=money.cost_usd,
+        energy_kwh=money.energy_kwh,
+        emissions_kg_co2e=money.emissions_kg,
+        chosen=[],
+        plans_considered=len(scored.plans),
         assumptions=assumptions,
     )
-
-
-def model_summary(spec: ModelSpec) -> dict[str, Any]:
-    return spec.model_dump(exclude_none=True)
 
 
 def hardware_summary(hw: Hardware) -> dict[str, Any]:
@@ -222,4 +275,6 @@ def hardware_summary(hw: Hardware) -> dict[str, Any]:
         out["provider"] = hw.offering.provider
     if hw.profile:
         out["profile"] = hw.profile.id
+    if hw.node_network_gbs is not None:
+        out["node_network_gbs"] = hw.node_network_gbs
     return out

@@ -94,7 +94,8 @@ FIT_PROFILE_ID = "a100-sxm4-80gb-fit"
 
 
 def profile_yaml(e: float, f0: float, mem: float) -> str:
-    """The profiles.yaml entry for the fitted values (links as in the published profile)."""
+    """The profiles.yaml entry for the fitted values; its `links` are copied by hand
+    from the published profile, which measured them."""
     note = (
         f"advisor.fit: e={e:.4f}, F0={f0:.4g} FLOP, eff(F) = e*F/(F+F0); rows {', '.join(FIT_ROWS)}"
     )

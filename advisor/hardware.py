@@ -20,6 +20,8 @@ class Hardware:
     devices_per_node: int
     offering: Offering | None
     profile: DeviceProfile | None
+    node_network_gbs: float | None = None  # per node, one direction
+    network_note: str | None = None
 
     @property
     def nodes(self) -> int:
@@ -71,4 +73,33 @@ def resolve_hardware(
             f"--profile is for '{profile.accelerator}', but the hardware is '{acc.id}'"
         )
     prof = profile or catalog.profile_for(acc.id)
-    return Hardware(acc, devices, per_node, off, prof)
+    net, note = node_network(catalog, acc, off)
+    if devices > per_node and net is None:
+        raise DataError(
+            f"no sourced inter-node network for '{off.id if off else acc.id}'; "
+            "use one node, or an --offering whose network the catalog knows"
+        )
+    return Hardware(acc, devices, per_node, off, prof, net, note)
+
+
+def node_network(
+    catalog: Catalog, acc: Accelerator, offering: Offering | None
+) -> tuple[float | None, str | None]:
+    """Inter-node bandwidth per node (GB/s): the offering's, or for a bare accelerator
+    the fastest catalog offering with that accelerator (said in the output)."""
+    if offering is not None:
+        fig = offering.node_network_bandwidth_gbs
+        return (fig.value if fig else None), None
+    networked = [
+        o
+        for o in catalog.offerings.values()
+        if o.accelerator == acc.id and o.node_network_bandwidth_gbs is not None
+    ]
+    if not networked:
+        return None, None
+    best = max(networked, key=lambda o: o.node_network_bandwidth_gbs.value)  # type: ignore[union-attr]
+    assert best.node_network_bandwidth_gbs is not None
+    return best.node_network_bandwidth_gbs.value, (
+        f"inter-node network of {best.id} assumed "
+        f"({best.node_network_bandwidth_gbs.value:g} GB/s per node)"
+    )

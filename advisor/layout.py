@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from advisor.errors import UsageError
-from advisor.model.spec import RECOMPUTES, ModelSpec, ParallelPlan, Recompute
+from advisor.model.spec import ModelSpec, Recompute
 
 # GPT-3 Table 2.1 batch sizes in tokens by model size (Brown et al. 2020).
 GPT3_BATCH_TOKENS = (
@@ -64,15 +62,6 @@ def check_layout(
         )
 
 
-def grad_accum_for(
-    batch_tokens: float, seq_len: int, micro_batch: int, dp: int
-) -> tuple[int, float]:
-    """Micro-batches per replica per step, and the batch in tokens it really gives."""
-    per_micro = seq_len * micro_batch * dp
-    m = max(1, round(batch_tokens / per_micro))
-    return m, float(m * per_micro)
-
-
 @dataclass(frozen=True)
 class LayoutChoice:
     """Layout fields the user fixed; None means 'choose'."""
@@ -87,50 +76,3 @@ class LayoutChoice:
 
     def unset(self) -> list[str]:
         return [k for k, v in self.__dict__.items() if v is None]
-
-
-def candidate_plans(
-    spec: ModelSpec,
-    devices: int,
-    per_node: int,
-    choice: LayoutChoice,
-    batch_tokens: float,
-    micro_batches: tuple[int, ...] = (1, 2, 4, 8, 16),
-) -> Iterator[tuple[ParallelPlan, Recompute]]:
-    """Every legal layout that agrees with what the user fixed."""
-    tps = [choice.tp] if choice.tp else [t for t in divisors(per_node)]
-    pps = [choice.pp] if choice.pp else divisors(spec.layers)
-    zeros = [choice.zero] if choice.zero is not None else [0, 1, 2, 3]
-    recs: list[Recompute] = [choice.recompute] if choice.recompute else list(RECOMPUTES)  # type: ignore[list-item]
-    mbs = [choice.micro_batch] if choice.micro_batch else list(micro_batches)
-    for tp, pp in itertools.product(tps, pps):
-        if devices % (tp * pp) or per_node % tp or spec.heads % tp:
-            continue
-        if spec.n_kv % tp and tp % spec.n_kv:
-            continue
-        if spec.layers % pp:
-            continue
-        dp = devices // (tp * pp)
-        vpps = [choice.vpp] if choice.vpp else ([1] if pp == 1 else [1, 2, 4])
-        sps = [choice.sp] if choice.sp is not None else ([tp > 1])
-        for vpp, sp, zero, rec, mb in itertools.product(vpps, sps, zeros, recs, mbs):
-            if vpp > 1 and spec.layers % (pp * vpp):
-                continue
-            if zero > 0 and dp == 1 and choice.zero is None:
-                continue  # sharding over one replica changes nothing
-            m, _ = grad_accum_for(batch_tokens, spec.seq_len, mb, dp)
-            if vpp > 1 and m % pp:
-                continue  # Megatron's interleaved schedule needs m divisible by p
-            yield (
-                ParallelPlan(
-                    dp=dp,
-                    tp=tp,
-                    pp=pp,
-                    vpp=vpp,
-                    sp=bool(sp),
-                    zero=zero,
-                    micro_batch=mb,
-                    grad_accum=m,
-                ),
-                rec,
-            )

@@ -9,7 +9,6 @@ step time for all of them in one pass (advisor/model/memory.py, time.py).
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,36 +39,60 @@ def enumerate_plans(
     per_node: int,
     batch_tokens: float,
     choice: LayoutChoice | None = None,
+    flash_attention: bool = True,
 ) -> Plans:
-    """All legal plans for each device count, honouring what the user fixed."""
+    """All legal plans for each device count, honouring what the user fixed, built as a
+    numpy grid and filtered by masks. With flash attention selective recomputation
+    equals none, so it is not enumerated apart."""
     choice = choice or LayoutChoice()
     tps = [choice.tp] if choice.tp else _legal_tp(spec, per_node)
-    pps_all = [choice.pp] if choice.pp else divisors(spec.layers)
-    recs = [REC_CODES[choice.recompute]] if choice.recompute else [0, 1, 2]
+    pps = [choice.pp] if choice.pp else divisors(spec.layers)
+    vpps = [choice.vpp] if choice.vpp else list(VIRTUAL_STAGES)
     mbs = [choice.micro_batch] if choice.micro_batch else list(MICRO_BATCHES)
-    rows: list[tuple[int, ...]] = []
-    for n in device_counts:
-        for tp, pp in itertools.product(tps, pps_all):
-            if n % (tp * pp) or per_node % tp or spec.layers % pp:
-                continue
-            dp = n // (tp * pp)
-            zeros = [choice.zero] if choice.zero is not None else ([0, 1, 2, 3] if dp > 1 else [0])
-            sps = [int(choice.sp)] if choice.sp is not None else [1 if tp > 1 else 0]
-            vpps = [choice.vpp] if choice.vpp else ([1] if pp == 1 else list(VIRTUAL_STAGES))
-            for mb in mbs:
-                m = max(1, round(batch_tokens / (spec.seq_len * mb * dp)))
-                if mb > 1 and mb * dp * spec.seq_len > batch_tokens:
-                    continue  # one micro-batch per replica would overshoot the batch
-                for vpp in vpps:
-                    if vpp > 1 and (spec.layers % (pp * vpp) or m % pp):
-                        continue
-                    for z, sp, rec in itertools.product(zeros, sps, recs):
-                        rows.append((dp, tp, pp, vpp, sp, z, mb, m, rec))
-    if not rows:
-        empty = np.zeros(0, dtype=np.int64)
-        return Plans(*(empty for _ in range(9)))
-    a = np.asarray(rows, dtype=np.int64)
-    return Plans(*(a[:, i] for i in range(9)))
+    zeros = [choice.zero] if choice.zero is not None else [0, 1, 2, 3]
+    if choice.recompute:
+        recs = [REC_CODES[choice.recompute]]
+    else:
+        recs = [0, 2] if flash_attention else [0, 1, 2]
+    ints = {"dtype": np.int64}
+    # Device counts x tp x pp first (few), then every legal triple x the other axes.
+    n, tp, pp = (
+        a.ravel()
+        for a in np.meshgrid(
+            np.asarray(device_counts, **ints),
+            np.asarray(tps, **ints),
+            np.asarray(pps, **ints),
+            indexing="ij",
+        )
+    )
+    keep = (n % (tp * pp) == 0) & (per_node % tp == 0) & (spec.layers % pp == 0)
+    n, tp, pp = n[keep], tp[keep], pp[keep]
+    rest = [
+        a.ravel()
+        for a in np.meshgrid(
+            np.asarray(vpps, **ints),
+            np.asarray(mbs, **ints),
+            np.asarray(zeros, **ints),
+            np.asarray(recs, **ints),
+            indexing="ij",
+        )
+    ]
+    r = rest[0].size
+    n, tp, pp = np.repeat(n, r), np.repeat(tp, r), np.repeat(pp, r)
+    vpp, mb, zero, rec = (np.tile(a, keep.sum()) for a in rest)
+    ok = np.ones(n.size, dtype=bool)
+    dp = np.maximum(n // (tp * pp), 1)
+    tokens_per_micro = spec.seq_len * mb * dp
+    m = np.maximum(np.rint(batch_tokens / tokens_per_micro), 1).astype(np.int64)
+    ok &= (mb == 1) | (tokens_per_micro <= batch_tokens)  # no overshooting the batch
+    if choice.zero is None:
+        ok &= (zero == 0) | (dp > 1)  # sharding over one replica changes nothing
+    if not choice.vpp:
+        interleave_ok = (pp > 1) & (spec.layers % (pp * vpp) == 0) & (m % pp == 0)
+        ok &= (vpp == 1) | interleave_ok
+    sp = (tp > 1).astype(np.int64) if choice.sp is None else np.full_like(tp, int(choice.sp))
+    idx = np.flatnonzero(ok)
+    return Plans(dp[idx], tp[idx], pp[idx], vpp[idx], sp[idx], zero[idx], mb[idx], m[idx], rec[idx])
 
 
 @dataclass
@@ -114,7 +137,7 @@ def score(
 ) -> Scored:
     """Memory and step time of every plan in one vectorised pass."""
     states = model_state_memory(spec, plans, training)
-    act = activation_memory(spec, plans, training, rec=plans.rec)
+    act = activation_memory(spec, plans, training, rec=plans.rec, flash_attention=flash_attention)
     other = states.gathered + overhead_bytes
     total = states.weights + states.gradients + states.optimizer + act + other
     st = step_time(

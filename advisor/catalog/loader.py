@@ -52,11 +52,15 @@ def user_files(paths: list[Path] | None = None) -> list[Path]:
     return out
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate mapping keys instead of keeping the last."""
+# libyaml's parser is ~10x faster than the pure-Python one; both are safe loaders.
+_SafeBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+class _UniqueKeyLoader(_SafeBase):  # type: ignore[misc, valid-type]
+    """A safe loader that rejects duplicate mapping keys instead of keeping the last."""
+
+
+def _construct_mapping(loader: Any, node: yaml.MappingNode) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
@@ -190,3 +194,17 @@ def validate_file(path: Path) -> CatalogFile:
     """Validate one complete file on its own (shipped files are complete)."""
     raw = read_yaml(path)
     return validate_model(path, CatalogFile, raw)
+
+
+def read_profile(path: Path) -> Any:
+    """A device profile file (YAML or JSON, as `advisor calibrate` writes), validated."""
+    from advisor.catalog.schema import DeviceProfile
+
+    if not path.exists():
+        raise DataError(f"{path}: profile file not found")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, expected a profile file")
+    raw = read_yaml(path)  # JSON is YAML; the same safe loader reads both
+    if "profiles" in raw and isinstance(raw["profiles"], list) and len(raw["profiles"]) == 1:
+        raw = raw["profiles"][0]
+    return validate_model(path, DeviceProfile, raw)

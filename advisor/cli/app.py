@@ -15,7 +15,14 @@ try:  # typer >= 0.20 vendors click
 except ImportError:  # older typer depends on click
     from click import exceptions as click_exc  # type: ignore[no-redef]
 
-from advisor.cli import catalog_cmd, estimate_cmd
+from advisor.cli import (
+    bench_cmd,
+    calibrate_cmd,
+    catalog_cmd,
+    estimate_cmd,
+    recommend_cmd,
+    validate_cmd,
+)
 from advisor.errors import AdvisorError
 
 app = typer.Typer(
@@ -27,7 +34,11 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("estimate", no_args_is_help=True)(estimate_cmd.estimate)
+app.command("recommend", no_args_is_help=True)(recommend_cmd.recommend)
 app.add_typer(catalog_cmd.app, name="catalog")
+app.command("bench", no_args_is_help=True)(bench_cmd.bench)
+app.command("calibrate", no_args_is_help=True)(calibrate_cmd.calibrate)
+app.command("validate", no_args_is_help=True)(validate_cmd.validate)
 
 
 @app.callback()

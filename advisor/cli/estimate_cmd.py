@@ -7,12 +7,21 @@ from typing import Annotated
 
 import typer
 
+from advisor.catalog.loader import read_profile
 from advisor.cli.common import CatalogOpt, JsonOpt, catalog_from, console, print_json
+from advisor.cost import DEFAULT_GRID_KG_PER_KWH, PRICINGS
 from advisor.errors import unknown
 from advisor.layout import LayoutChoice
 from advisor.model.select import resolve_model
 from advisor.model.spec import OPTIMIZERS, PRECISIONS, RECOMPUTES, TrainingSpec
-from advisor.units import format_bytes, format_size, parse_count, parse_size
+from advisor.units import (
+    format_bytes,
+    format_duration,
+    format_money,
+    format_size,
+    parse_count,
+    parse_size,
+)
 
 CONVENTIONS = ("advisor", "deepspeed", "megatron")
 M = "Model"
@@ -57,6 +66,16 @@ def estimate(
     nodes: Annotated[
         str | None, typer.Option(help="Nodes of the offering.", rich_help_panel=H)
     ] = None,
+    profile: Annotated[
+        Path | None,
+        typer.Option(help="Device profile from 'advisor calibrate'.", rich_help_panel=H),
+    ] = None,
+    pricing: Annotated[
+        str, typer.Option(help="on-demand, spot or reserved.", rich_help_panel=H)
+    ] = "on-demand",
+    grid_intensity: Annotated[
+        float | None, typer.Option(help="kg CO2e per kWh (default: US average 0.39).", min=0.0)
+    ] = None,
     tp: Annotated[
         int | None, typer.Option(min=1, help="Tensor parallel.", rich_help_panel=L)
     ] = None,
@@ -92,7 +111,7 @@ def estimate(
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Score one layout: parameters, FLOPs and memory per device."""
+    """Score one layout: parameters, FLOPs, memory, step time, time to train and cost."""
     from advisor.estimate import estimate as run_estimate
     from advisor.hardware import resolve_hardware
 
@@ -111,12 +130,14 @@ def estimate(
         convention=_choice(convention, "convention", CONVENTIONS),  # type: ignore[arg-type]
     )
     cat = catalog_from(catalog)
+    prof = read_profile(profile) if profile is not None else None
     hw = resolve_hardware(
         cat,
         accelerator,
         parse_count(count, "--count") if count is not None else None,
         offering,
         parse_count(nodes, "--nodes") if nodes is not None else None,
+        prof,
     )
     choice = LayoutChoice(
         tp=tp,
@@ -127,7 +148,15 @@ def estimate(
         micro_batch=micro_batch,
         recompute=_choice(recompute, "recompute", RECOMPUTES),  # type: ignore[arg-type]
     )
-    out = run_estimate(spec, training, hw, choice)
+    out = run_estimate(
+        spec,
+        training,
+        hw,
+        choice,
+        pricing=_choice(pricing, "pricing", PRICINGS) or "on-demand",
+        grid_kg_per_kwh=DEFAULT_GRID_KG_PER_KWH if grid_intensity is None else grid_intensity,
+        catalog=cat,
+    )
     if json_out:
         print_json(out)
         return
@@ -189,5 +218,26 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
     cap = out.memory_capacity_bytes
     verdict = "fits" if out.fits else "does NOT fit"
     c.print(f"{verdict} in {format_bytes(cap)} per device" if cap else "capacity unknown")
+    b = Table(title=f"Step time {out.step_time_s:.4g} s", show_edge=False)
+    b.add_column("part")
+    b.add_column("seconds", justify="right")
+    b.add_column("share", justify="right")
+    for k, v in out.breakdown_s.items():
+        b.add_row(k, f"{v:.4g}", f"{v / out.step_time_s:.1%}")
+    c.print(b)
+    c.print(
+        f"{out.tokens_per_s:,.0f} tokens/s ({out.tokens_per_s_per_device:,.0f} per device), "
+        f"{out.achieved_tflops_per_device:.1f} TFLOP/s per device, "
+        f"MFU {out.mfu:.1%}, HFU {out.hfu:.1%}"
+    )
+    line = (
+        f"time to train {format_size(out.tokens)} tokens: {format_duration(out.time_to_train_s)}, "
+        f"{out.device_hours:,.0f} device-hours"
+    )
+    if out.cost_usd is not None:
+        line += f", {format_money(out.cost_usd)} at ${out.price_per_hour_usd:,.2f}/h"
+    c.print(line)
+    if out.energy_kwh is not None:
+        c.print(f"energy {out.energy_kwh:,.0f} kWh, {out.emissions_kg_co2e:,.0f} kg CO2e")
     for a in out.assumptions:
         c.print(f"[dim]assumes: {a}[/]")

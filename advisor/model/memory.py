@@ -249,13 +249,22 @@ def activation_bytes_per_layer_codes(
 REC_CODE = {"none": 0, "selective": 1, "full": 2}
 
 
-def activation_memory(spec: ModelSpec, plan: Any, training: TrainingSpec, rec: Any = None) -> Any:
+def activation_memory(
+    spec: ModelSpec,
+    plan: Any,
+    training: TrainingSpec,
+    rec: Any = None,
+    flash_attention: bool = False,
+) -> Any:
     """Peak activation bytes on the first pipeline stage. `rec` (codes 0/1/2) overrides
-    training.recompute for array-valued plans."""
+    training.recompute for array-valued plans. Flash attention (Dao et al. 2022) stores
+    no s x s scores, so without recomputation it holds what selective recomputation does."""
     elem = dtype_bytes(training.precision)
     tp = np.asarray(plan.tp)
     sp = np.where(tp > 1, np.asarray(plan.sp, dtype=float), 0.0)
     code = REC_CODE[training.recompute] if rec is None else np.asarray(rec)
+    if flash_attention:
+        code = np.where(code == 0, 1, code)
     b = plan.micro_batch
     per_layer = activation_bytes_per_layer_codes(spec, b, plan.tp, sp, code, elem)
     stored = per_layer * in_flight_layers(spec, plan)

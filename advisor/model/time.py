@@ -149,7 +149,21 @@ def microbatch_stage_time(
     flash_attention: bool = True,
 ) -> np.ndarray:
     """Seconds (matrix, vector, comm) for one micro-batch forward+backward(+recompute)
-    on the slowest pipeline stage: L/p blocks plus the output layer and loss."""
+    on the slowest pipeline stage: L/p blocks plus the output layer and loss.
+
+    A block's time depends only on (micro-batch, tp, sp, recompute), which take few
+    distinct values across a search, so it is computed once per distinct tuple."""
+    key = ((plans.mb * 4096 + plans.tp) * 2 + plans.sp) * 3 + plans.rec
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    u = plans.take(first)
+    per_block, head = _block_and_head(spec, u, dev, precision, flash_attention)
+    layers_per_stage = spec.layers / plans.pp
+    return per_block[:, inverse] * layers_per_stage + head[:, inverse]
+
+
+def _block_and_head(
+    spec: ModelSpec, plans: Plans, dev: DeviceModel, precision: str, flash_attention: bool
+) -> tuple[np.ndarray, np.ndarray]:
     elem = dtype_bytes(precision)  # type: ignore[arg-type]
     sp = plans.sp.astype(float)
     ops = block_ops(
@@ -181,9 +195,7 @@ def microbatch_stage_time(
         precision,
         plans.tp,
     )
-    head = head * np.array([[3.0], [2.0], [1.0]])
-    layers_per_stage = spec.layers / plans.pp
-    return per_block * layers_per_stage + head
+    return per_block, head * np.array([[3.0], [2.0], [1.0]])
 
 
 def _p2p_time(spec: ModelSpec, plans: Plans, dev: DeviceModel, elem: int) -> np.ndarray:

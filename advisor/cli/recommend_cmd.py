@@ -1,0 +1,272 @@
+"""`advisor recommend`: ranked offerings x node counts x layouts under a budget and deadline."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from advisor.catalog.loader import read_profile
+from advisor.cli.common import CatalogOpt, JsonOpt, catalog_from, console, print_json
+from advisor.cost import DEFAULT_GRID_KG_PER_KWH, PRICINGS
+from advisor.errors import UsageError, unknown
+from advisor.model.select import resolve_model
+from advisor.model.spec import PRECISIONS, TrainingSpec
+from advisor.units import (
+    format_bytes,
+    format_duration,
+    format_money,
+    format_size,
+    parse_count,
+    parse_duration,
+    parse_money,
+    parse_size,
+)
+
+OBJECTIVES = ("cost", "time")
+
+
+def parse_deadline(text: str) -> float:
+    """A duration ('36h', '14d') or a date/time ('2026-12-24', ISO 8601) from now, in seconds."""
+    raw = text.strip()
+    if len(raw) >= 10 and raw[4:5] == "-" and raw[:4].isdigit():
+        try:
+            when = dt.datetime.fromisoformat(raw)
+        except ValueError as e:
+            raise UsageError(f"--deadline: cannot read the date '{raw}'") from e
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
+        if seconds <= 0:
+            raise UsageError(f"--deadline: {raw} is in the past")
+        return seconds
+    return parse_duration(raw, "--deadline")
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    out = [v.strip() for item in values for v in item.split(",") if v.strip()]
+    if not out:
+        raise UsageError("empty list given")
+    return out
+
+
+def recommend(
+    params: Annotated[str | None, typer.Option(help="Model size, e.g. 1.3B.")] = None,
+    model: Annotated[str | None, typer.Option(help="Preset name, e.g. llama-2-7b.")] = None,
+    hf_config: Annotated[Path | None, typer.Option(help="Hugging Face config.json.")] = None,
+    seq_len: Annotated[int | None, typer.Option(min=1, help="Context length.")] = None,
+    tokens: Annotated[
+        str | None, typer.Option(help="Training tokens; default 20 x params.")
+    ] = None,
+    budget: Annotated[str | None, typer.Option(help="Budget in USD: 5000, 5k, $20M.")] = None,
+    deadline: Annotated[str | None, typer.Option(help="36h, 14d, or a date (2026-12-24).")] = None,
+    max_devices: Annotated[str, typer.Option(help="Most accelerators to consider.")] = "1024",
+    providers: Annotated[
+        list[str] | None, typer.Option(help="Providers to include (repeatable or a,b).")
+    ] = None,
+    accelerators: Annotated[
+        list[str] | None, typer.Option(help="Accelerators to include (ids or aliases).")
+    ] = None,
+    pricing: Annotated[str, typer.Option(help="on-demand, spot or reserved.")] = "on-demand",
+    objective: Annotated[str, typer.Option(help="cost or time.")] = "cost",
+    top: Annotated[int, typer.Option(min=1, max=1000, help="Options to show.")] = 10,
+    precision: Annotated[str, typer.Option(help="fp32, fp16, bf16, fp8.")] = "bf16",
+    global_batch_tokens: Annotated[str | None, typer.Option(help="Tokens per step.")] = None,
+    profile: Annotated[
+        Path | None, typer.Option(help="Device profile from 'advisor calibrate'.")
+    ] = None,
+    grid_intensity: Annotated[
+        float | None, typer.Option(min=0.0, help="kg CO2e per kWh (default: US average 0.39).")
+    ] = None,
+    onprem: Annotated[
+        bool, typer.Option("--onprem", help="Include on-premises builds (amortised cost).")
+    ] = False,
+    csv_out: Annotated[bool, typer.Option("--csv", help="Print the options as CSV.")] = False,
+    catalog: CatalogOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Rank what to rent or buy for a training run, within a budget and a deadline."""
+    from advisor.recommend import recommend as run_recommend
+
+    spec = resolve_model(params, model, hf_config, seq_len=seq_len)
+    pr = pricing.strip().lower()
+    if pr not in PRICINGS:
+        raise unknown("pricing", pricing, PRICINGS)
+    obj = objective.strip().lower()
+    if obj not in OBJECTIVES:
+        raise unknown("objective", objective, OBJECTIVES)
+    prec = precision.strip().lower()
+    if prec not in PRECISIONS:
+        raise unknown("precision", precision, PRECISIONS)
+    if json_out and csv_out:
+        raise UsageError("give --json or --csv, not both")
+    training = TrainingSpec(
+        tokens=parse_size(tokens, "--tokens") if tokens else None,
+        global_batch_tokens=(
+            parse_size(global_batch_tokens, "--global-batch-tokens", maximum=1e10)
+            if global_batch_tokens
+            else None
+        ),
+        precision=prec,  # type: ignore[arg-type]
+    )
+    cat = catalog_from(catalog)
+    out = run_recommend(
+        spec,
+        training,
+        cat,
+        budget=parse_money(budget, "--budget") if budget is not None else None,
+        deadline_s=parse_deadline(deadline) if deadline is not None else None,
+        max_devices=parse_count(max_devices, "--max-devices", maximum=1_000_000),
+        providers=_split(providers),
+        accelerators=_split(accelerators),
+        pricing=pr,
+        objective=obj,
+        top=top,
+        profile=read_profile(profile) if profile else None,
+        grid_kg_per_kwh=DEFAULT_GRID_KG_PER_KWH if grid_intensity is None else grid_intensity,
+        onprem=onprem,
+    )
+    if json_out:
+        print_json(out)
+    elif csv_out:
+        _print_csv(out)
+    else:
+        _print_table(out)
+
+
+CSV_FIELDS = (
+    "rank",
+    "provider",
+    "offering",
+    "nodes",
+    "accelerator",
+    "devices",
+    "dp",
+    "tp",
+    "pp",
+    "vpp",
+    "zero",
+    "micro_batch",
+    "recompute",
+    "mfu",
+    "tokens_per_s",
+    "time_to_train_s",
+    "cost_usd",
+    "price_per_hour_usd",
+    "memory_per_device_bytes",
+    "energy_kwh",
+    "emissions_kg_co2e",
+)
+
+
+def _row(o) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    p = o.plan
+    return {
+        "rank": o.rank,
+        "provider": o.provider,
+        "offering": o.offering,
+        "nodes": o.nodes,
+        "accelerator": o.hardware["accelerator"],
+        "devices": o.hardware["devices"],
+        "dp": p.dp,
+        "tp": p.tp,
+        "pp": p.pp,
+        "vpp": p.vpp,
+        "zero": p.zero,
+        "micro_batch": p.micro_batch,
+        "recompute": p.recompute,
+        "mfu": round(o.mfu, 4),
+        "tokens_per_s": round(o.tokens_per_s, 1),
+        "time_to_train_s": round(o.time_to_train_s, 1),
+        "cost_usd": round(o.cost_usd or 0.0, 2),
+        "price_per_hour_usd": o.price_per_hour_usd,
+        "memory_per_device_bytes": round(o.memory_per_device_bytes.total),
+        "energy_kwh": o.energy_kwh,
+        "emissions_kg_co2e": o.emissions_kg_co2e,
+    }
+
+
+def _print_csv(out) -> None:  # type: ignore[no-untyped-def]
+    w = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for o in out.options:
+        w.writerow(_row(o))
+
+
+def _print_table(out) -> None:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    c = console()
+    q = out.query
+    head = (
+        f"[bold]{q.model}[/]: {q.params:,} parameters, "
+        f"{format_size(q.tokens)} tokens, seq {q.seq_len}"
+    )
+    if q.budget_usd is not None:
+        head += f", budget {format_money(q.budget_usd)}"
+    if q.deadline_s is not None:
+        head += f", deadline {format_duration(q.deadline_s)}"
+    c.print(head)
+    if out.shortfall is not None:
+        s = out.shortfall
+        c.print(f"[yellow]{s.reason}.[/]")
+        c.print(
+            f"The budget buys {format_size(s.tokens_budget_buys)} tokens on {s.cheapest_offering}; "
+            f"the compute-optimal model for it is about {format_size(s.compute_optimal_params)} "
+            f"parameters on {format_size(s.compute_optimal_tokens)} tokens (Chinchilla, 20 tokens "
+            "per parameter)."
+        )
+        return
+    t = Table(
+        title=(
+            f"{len(out.options)} of {out.feasible_options} options, by {q.objective} ({q.pricing})"
+        ),
+        show_edge=False,
+    )
+    for col in (
+        "#",
+        "provider",
+        "offering",
+        "accelerator x n",
+        "layout",
+        "MFU",
+        "tokens/s",
+        "time",
+        "cost",
+        "mem/device",
+    ):
+        t.add_column(
+            col,
+            justify="right"
+            if col in ("#", "MFU", "tokens/s", "time", "cost", "mem/device")
+            else "left",
+        )
+    for o in out.options:
+        p = o.plan
+        layout = f"dp{p.dp} tp{p.tp} pp{p.pp}" + (f" v{p.vpp}" if p.vpp > 1 else "")
+        layout += f" z{p.zero} mb{p.micro_batch}" + (
+            f" rc:{p.recompute}" if p.recompute != "none" else ""
+        )
+        t.add_row(
+            str(o.rank),
+            o.provider,
+            o.offering,
+            f"{o.hardware['accelerator']} x {o.hardware['devices']}",
+            layout,
+            f"{o.mfu:.0%}",
+            f"{o.tokens_per_s:,.0f}",
+            format_duration(o.time_to_train_s),
+            format_money(o.cost_usd or 0.0),
+            format_bytes(o.memory_per_device_bytes.total),
+        )
+    c.print(t)
+    c.print(
+        f"[dim]searched {out.offerings_searched} offerings, {out.plans_scored:,} plans in "
+        f"{out.search_seconds:.2f} s ({out.plans_per_second:,.0f} plans/s)[/]"
+    )

@@ -1,0 +1,133 @@
+"""`advisor validate`: real local training steps against the model's predictions."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from advisor.cli.common import CatalogOpt, JsonOpt, catalog_from, console, print_json
+from advisor.errors import DataError, UsageError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def validate(
+    profile: Annotated[
+        Path, typer.Option("--profile", help="Device profile from 'advisor calibrate'.")
+    ],
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Three configurations, fewer steps.")
+    ] = False,
+    device: Annotated[str, typer.Option(help="auto (from the profile), cpu, cuda, mps.")] = "auto",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the measurements as JSON.")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="CPU threads; default: physical cores.")
+    ] = None,
+    catalog: CatalogOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train small GPTs here and print predicted against measured step time and memory."""
+    from advisor.calibrate import load_profile
+    from advisor.validate import device_for
+    from advisor.validate import validate as run_validation
+    from benchmarks.results import atomic_write_text, check_writable
+
+    dev = device.strip().lower()
+    if dev not in DEVICES:
+        raise UsageError(f"--device: unknown device '{device}'; choose from {', '.join(DEVICES)}")
+    if out is not None:
+        try:
+            check_writable(out)
+        except OSError as e:
+            raise UsageError(f"--out {out}: cannot write there ({e})") from e
+    prof = load_profile(profile)
+    dev = device_for(prof, dev)
+    precisions = _precisions(dev)
+    cat = catalog_from(catalog)
+
+    def say(text: str) -> None:
+        sys.stderr.write(f"advisor validate: training {text}\n")
+        sys.stderr.flush()
+
+    report = run_validation(
+        prof, cat, device=dev, quick=quick, precisions=precisions, threads=threads, progress=say
+    )
+    if out is not None:
+        atomic_write_text(out, report.model_dump_json(indent=1) + "\n")
+    if json_out:
+        print_json(report)
+        return
+    _print_table(report)
+
+
+def _precisions(device: str) -> list[str]:
+    try:
+        import torch  # noqa: F401
+    except ImportError as e:
+        raise DataError("advisor validate needs torch: pip install 'advisor[bench]'") from e
+    from benchmarks.harness import resolve_device
+    from benchmarks.training import autocast_supported
+
+    try:
+        resolve_device(device)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    return [p for p in ("fp32", "bf16-autocast") if autocast_supported(device, p)]
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x * 100:+.1f}%"
+
+
+def _ms(x: float | None) -> str:
+    return "n/a" if x is None else f"{x * 1e3:.1f}"
+
+
+def _mib(x: float) -> str:
+    return f"{x / 2**20:.1f}"
+
+
+def _print_table(report) -> None:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    c = console()
+    c.print(f"profile {report.profile} on {report.device}")
+    t = Table(show_edge=False)
+    for col in (
+        "config",
+        "precision",
+        "params",
+        "step ms pred",
+        "step ms meas",
+        "err",
+        "mem MiB pred",
+        "mem MiB meas",
+        "err",
+    ):
+        t.add_column(col, justify="left" if col in ("config", "precision") else "right")
+    for r in report.rows:
+        t.add_row(
+            r.config,
+            r.precision,
+            f"{r.params:,}",
+            _ms(r.predicted_step_s),
+            _ms(r.measured_step_s),
+            _pct(r.step_error),
+            _mib(r.predicted_memory_bytes),
+            _mib(r.measured_memory_bytes),
+            _pct(r.memory_error),
+        )
+    c.print(t)
+    if report.framework_overhead_gb is not None:
+        prof = report.profile_framework_overhead_gb
+        c.print(
+            f"framework overhead measured now: {report.framework_overhead_gb * 1e3:.1f} MB"
+            + (f" (profile: {prof * 1e3:.1f} MB)" if prof is not None else "")
+        )
+    for n in report.notes:
+        c.print(f"[dim]note: {n}[/]")

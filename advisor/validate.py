@@ -1,0 +1,232 @@
+"""Train small GPTs for real on the local device and compare with the model's predictions.
+
+Each configuration (a `GPTShape` and a precision) is trained for a few steps
+in a fresh process (benchmarks/train_step.py), which reports the median step
+time and the peak memory above `import torch`. The same shape, written as a
+`ModelSpec` that matches what benchmarks/gpt.py builds, goes through
+`advisor.estimate.estimate` with the calibrated profile on one device, one
+micro-batch per step, no parallelism and no recomputation. Error is
+(predicted - measured) / measured.
+
+Precisions: fp32, and bf16 under torch.autocast where the device supports it
+(predicted as advisor's `bf16`). Torch is only imported by the training
+workers, never here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from advisor.catalog import Catalog
+from advisor.catalog.schema import DeviceProfile
+from advisor.errors import DataError
+from advisor.model.spec import ModelSpec, TrainingSpec
+from benchmarks.results import GPTShape, TrainMeasurement, TrainRequest
+
+PRECISIONS = {"fp32": "fp32", "bf16-autocast": "bf16"}  # torch recipe -> advisor precision
+
+
+def _shape(
+    name: str, layers: int, hidden: int, heads: int, vocab: int, seq: int, b: int
+) -> GPTShape:
+    return GPTShape(
+        name=name, layers=layers, hidden=hidden, heads=heads, vocab=vocab, seq_len=seq, batch=b
+    )
+
+
+CPU_CONFIGS = [
+    _shape("gpt-2L-128", 2, 128, 4, 2048, 128, 4),
+    _shape("gpt-4L-256", 4, 256, 4, 4096, 256, 4),
+    _shape("gpt-6L-384", 6, 384, 6, 8192, 256, 8),
+    _shape("gpt-8L-512", 8, 512, 8, 8192, 512, 8),
+]
+GPU_CONFIGS = [
+    _shape("gpt-6L-512", 6, 512, 8, 32768, 1024, 8),
+    _shape("gpt-12L-768", 12, 768, 12, 50304, 1024, 8),
+    _shape("gpt-24L-1024", 24, 1024, 16, 50304, 1024, 8),
+    _shape("gpt-24L-2048", 24, 2048, 16, 50304, 2048, 4),
+]
+
+
+class ValidationRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    config: str
+    precision: str
+    params: int
+    tokens_per_step: int
+    predicted_step_s: float | None
+    measured_step_s: float
+    step_error: float | None
+    predicted_memory_bytes: float
+    measured_memory_bytes: float
+    memory_error: float
+    predicted_memory: dict[str, float] = Field(description="The estimate's memory parts.")
+    measurement: TrainMeasurement
+
+
+class ValidationReport(BaseModel):
+    """What `advisor validate --out` writes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tool: str = "advisor validate"
+    created: dt.datetime
+    profile: str
+    accelerator: str
+    device: str
+    quick: bool
+    framework_overhead_gb: float | None = Field(
+        default=None,
+        description="Peak memory of a tiny training process above import torch, minus its "
+        "tensors (the same probe as the 'overhead' benchmark), GB.",
+    )
+    profile_framework_overhead_gb: float | None = None
+    rows: list[ValidationRow]
+    notes: list[str] = Field(default_factory=list)
+
+
+def model_spec(shape: GPTShape) -> ModelSpec:
+    """The ModelSpec of benchmarks/gpt.py's GPT (nanoGPT layout, tied output layer)."""
+    return ModelSpec(
+        name=shape.name,
+        layers=shape.layers,
+        hidden=shape.hidden,
+        heads=shape.heads,
+        vocab=shape.vocab,
+        seq_len=shape.seq_len,
+        mlp="gelu",
+        norm="layernorm",
+        linear_bias=True,
+        position="learned",
+        tied_embeddings=True,
+        dropout=False,
+    )
+
+
+def predict(shape: GPTShape, precision: str, hw: Any) -> Any:
+    """The estimate for one device, one micro-batch of `shape.batch`, AdamW, no recompute."""
+    from advisor.estimate import estimate
+    from advisor.layout import LayoutChoice
+
+    tokens = shape.batch * shape.seq_len
+    training = TrainingSpec(
+        tokens=float(tokens),
+        global_batch_tokens=float(tokens),
+        precision=PRECISIONS[precision],  # type: ignore[arg-type]
+        optimizer="adamw",
+        recompute="none",
+    )
+    choice = LayoutChoice(
+        tp=1, pp=1, vpp=1, sp=False, zero=0, micro_batch=shape.batch, recompute="none"
+    )
+    return estimate(model_spec(shape), training, hw, choice)
+
+
+def hardware(catalog: Catalog, profile: DeviceProfile) -> Any:
+    from advisor.hardware import resolve_hardware
+
+    return resolve_hardware(catalog, profile.accelerator, 1, None, None, profile)
+
+
+def device_for(profile: DeviceProfile, device: str | None) -> str:
+    if device and device != "auto":
+        return device
+    return "cpu" if profile.accelerator == "cpu" else "cuda"
+
+
+def configs(device: str, quick: bool) -> list[GPTShape]:
+    chosen = CPU_CONFIGS if device == "cpu" else GPU_CONFIGS
+    return chosen[:3] if quick else chosen
+
+
+def error(predicted: float | None, measured: float) -> float | None:
+    return None if predicted is None else (predicted - measured) / measured
+
+
+Measure = Callable[[TrainRequest], TrainMeasurement]
+Progress = Callable[[str], None]
+
+
+def validate(
+    profile: DeviceProfile,
+    catalog: Catalog,
+    *,
+    device: str,
+    quick: bool,
+    precisions: list[str],
+    threads: int | None = None,
+    measure: Measure | None = None,
+    progress: Progress | None = None,
+    shapes: list[GPTShape] | None = None,
+) -> ValidationReport:
+    """Predict, then measure, every configuration; `measure` defaults to a fresh worker."""
+    from benchmarks.overhead import PROBE, STATE_BYTES_PER_PARAM
+    from benchmarks.train_step import run_in_subprocess
+
+    run = measure or run_in_subprocess
+    say = progress or (lambda text: None)
+    hw = hardware(catalog, profile)
+    steps, warmup = (3, 2) if quick else (8, 3)
+    rows: list[ValidationRow] = []
+    notes: list[str] = []
+    say(f"probe: {PROBE.name} fp32 (framework overhead)")
+    probe = run(TrainRequest(model=PROBE, device=device, steps=2, warmup=1, threads=threads))
+    overhead = max(0.0, probe.peak_bytes - STATE_BYTES_PER_PARAM * probe.params) / 1e9
+    for shape in shapes or configs(device, quick):
+        for precision in precisions:
+            say(f"{shape.name} {precision}")
+            out = predict(shape, precision, hw)
+            req = TrainRequest(
+                model=shape,
+                precision=precision,  # type: ignore[arg-type]
+                device=device,
+                steps=steps,
+                warmup=warmup,
+                threads=threads,
+            )
+            try:
+                m = run(req)
+            except RuntimeError as e:
+                raise DataError(str(e)) from e
+            step_pred = getattr(out, "step_time_s", None)
+            mem = out.memory_per_device_bytes
+            rows.append(
+                ValidationRow(
+                    config=shape.name,
+                    precision=precision,
+                    params=out.params,
+                    tokens_per_step=shape.batch * shape.seq_len,
+                    predicted_step_s=step_pred,
+                    measured_step_s=m.time.median_s,
+                    step_error=error(step_pred, m.time.median_s),
+                    predicted_memory_bytes=mem.total,
+                    measured_memory_bytes=m.peak_bytes,
+                    memory_error=error(mem.total, m.peak_bytes),  # type: ignore[arg-type]
+                    predicted_memory=mem.model_dump(),
+                    measurement=m,
+                )
+            )
+            if m.params != out.params:
+                notes.append(
+                    f"{shape.name}: torch model has {m.params:,} parameters, "
+                    f"the ModelSpec {out.params:,}"
+                )
+    if rows and rows[0].predicted_step_s is None:
+        notes.append("the estimate has no step time yet (no time model): step columns are n/a")
+    prof_oh = profile.framework_overhead_gb.value if profile.framework_overhead_gb else None
+    return ValidationReport(
+        created=dt.datetime.now(dt.UTC),
+        profile=profile.id,
+        accelerator=profile.accelerator,
+        device=device,
+        quick=quick,
+        framework_overhead_gb=overhead,
+        profile_framework_overhead_gb=prof_oh,
+        rows=rows,
+        notes=notes,
+    )

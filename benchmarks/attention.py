@@ -1,0 +1,124 @@
+"""Attention: a naive implementation against `scaled_dot_product_attention`.
+
+FLOP convention (FlashAttention's benchmarks, Dao et al., flash-attention
+benchmarks/benchmark_flash_attention.py): the forward pass is two matmuls over
+the s x s scores, 4·b·a·s²·d FLOPs for b sequences, a heads, head width d;
+causal attention is counted as half of that (the masked half is work a causal
+kernel need not do). Backward is counted as 2x forward, the FLOPs the math
+needs (advisor's model-FLOPs convention), so forward+backward is 3x forward;
+kernels that recompute the scores in backward do more work than this credits.
+The naive version materialises the s x s scores, masks, softmaxes and
+multiplies by V; SDPA picks the fused kernel torch has for the device.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from benchmarks.harness import Context, Outcome
+from benchmarks.results import AttentionRow
+
+NAME = "attention"
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def attention_flops(b: int, heads: int, s: int, d: int, causal: bool, backward: bool) -> float:
+    """4·b·a·s²·d forward, halved when causal; x3 with backward (2x forward)."""
+    fwd = 4.0 * b * heads * s * s * d * (0.5 if causal else 1.0)
+    return fwd * (3.0 if backward else 1.0)
+
+
+def naive(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
+    """softmax(Q·Kᵀ/√d + mask)·V with the s x s scores in memory."""
+    s = q.shape[-2]
+    scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
+    if causal:
+        mask = torch.ones(s, s, dtype=torch.bool, device=q.device).triu(1)
+        scores = scores.masked_fill(mask, float("-inf"))
+    return torch.softmax(scores.float(), dim=-1).to(q.dtype) @ v
+
+
+def sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
+    return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+
+
+IMPLS: dict[str, Callable[..., torch.Tensor]] = {"naive": naive, "sdpa": sdpa}
+
+
+def cases(ctx: Context) -> tuple[list[tuple[int, int, int, int]], list[str], list[bool]]:
+    """(batch, heads, seq, head_dim) shapes, dtypes and causal flags for the device."""
+    gpu = ctx.device == "cuda"
+    shapes = ctx.size(
+        full=[(4, 16, s, 64) for s in (512, 1024, 2048, 4096)]
+        if gpu
+        else [(2, 8, s, 64) for s in (128, 256, 512, 1024)],
+        quick=[(4, 16, s, 128) for s in (1024, 4096)]
+        if gpu
+        else [(2, 4, s, 64) for s in (128, 512)],
+        tiny=[(1, 2, 16, 8)],
+    )
+    dtypes = ["bf16", "fp16"] if gpu else (["fp32", "bf16"] if not ctx.tiny else ["fp32"])
+    if ctx.device == "mps":
+        dtypes = ["fp32", "fp16"]
+    causal = [True] if ctx.quick else [True, False]
+    return shapes, dtypes, causal
+
+
+def run(ctx: Context) -> Outcome:
+    out = Outcome()
+    shapes, dtypes, causals = cases(ctx)
+    for dtype in dtypes:
+        for b, a, s, d in shapes:
+            g = torch.Generator().manual_seed(s)
+            base = [torch.randn(b, a, s, d, generator=g) for _ in range(3)]
+            for causal in causals:
+                for impl, fn in IMPLS.items():
+                    for backward in (False, True):
+                        q, k, v = (
+                            t.to(ctx.device, DTYPES[dtype]).requires_grad_(backward) for t in base
+                        )
+                        grad = torch.ones_like(q) if backward else None
+
+                        def step(
+                            fn: Callable[..., torch.Tensor] = fn,
+                            q: torch.Tensor = q,
+                            k: torch.Tensor = k,
+                            v: torch.Tensor = v,
+                            grad: torch.Tensor | None = grad,
+                            causal: bool = causal,
+                        ) -> None:
+                            y = fn(q, k, v, causal)
+                            if grad is not None:
+                                y.backward(grad)
+
+                        try:
+                            stats = ctx.measure(step)
+                        except RuntimeError as e:
+                            out.notes.append(
+                                f"{impl} {dtype} s={s}: not run ({str(e).splitlines()[0]})"
+                            )
+                            continue
+                        flops = attention_flops(b, a, s, d, causal, backward)
+                        out.rows.append(
+                            AttentionRow(
+                                impl=impl,  # type: ignore[arg-type]
+                                direction="forward_backward" if backward else "forward",
+                                causal=causal,
+                                dtype=dtype,
+                                batch=b,
+                                heads=a,
+                                seq_len=s,
+                                head_dim=d,
+                                flops=flops,
+                                time=stats,
+                                tflops=flops / stats.median_s / 1e12,
+                            )
+                        )
+    out.notes.append(
+        "FLOPs: forward 4·b·a·s²·d, causal counted as half, forward+backward = 3x forward"
+    )
+    return out

@@ -1,0 +1,159 @@
+"""Real training steps of the small GPT in a fresh process: step time and peak memory.
+
+`python -m benchmarks.train_step --request JSON --out FILE` builds the model,
+trains it for a few steps and writes a `TrainMeasurement`. A fresh process is
+what makes the peak honest: on CPU the peak resident set (Linux VmHWM, reset
+through /proc/self/clear_refs right after `import torch`) minus the resident
+set at that moment is the memory training needed, framework work buffers and
+allocator slack included; nothing an earlier benchmark allocated is in it.
+`run_in_subprocess` is the launching side and imports no torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.results import TrainMeasurement, TrainRequest, write_record
+
+
+def _status_kb(field: str) -> float | None:
+    """A field of /proc/self/status in bytes (Linux), else None."""
+    path = Path("/proc/self/status")
+    if not path.exists():
+        return None
+    for line in path.read_text().splitlines():
+        if line.startswith(field + ":"):
+            return float(line.split()[1]) * 1024
+    return None
+
+
+def rss_bytes() -> float:
+    now = _status_kb("VmRSS")
+    if now is not None:
+        return now
+    import psutil
+
+    return float(psutil.Process().memory_info().rss)
+
+
+def reset_peak_rss() -> bool:
+    """Reset the peak resident set to the current one (Linux >= 4.0); False where unsupported."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_rss_bytes() -> float:
+    hwm = _status_kb("VmHWM")
+    if hwm is not None:
+        return hwm
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale)
+
+
+def measure_training(req: TrainRequest) -> TrainMeasurement:
+    import torch
+
+    from benchmarks.gpt import GPT, batch, param_count
+    from benchmarks.harness import measure, set_threads
+    from benchmarks.training import TrainStep
+
+    threads = set_threads(req.threads) if req.device == "cpu" else None
+    cuda = req.device == "cuda"
+    if cuda:
+        torch.cuda.init()
+        torch.cuda.reset_peak_memory_stats()
+    gc.collect()
+    baseline = 0.0 if cuda else rss_bytes()
+    reset = False if cuda else reset_peak_rss()
+    torch.manual_seed(req.seed)
+    model = GPT(req.model).to(req.device)
+    x, y = batch(req.model, req.device, req.seed)
+    step = TrainStep(model, x, y, req.precision, req.device)
+    step()
+    loss_first = step.loss()
+    stats = measure(
+        step,
+        req.device,
+        warmup=req.warmup - 1,
+        repeats=req.steps,
+        min_repeats=req.steps,
+        max_seconds=None,
+        inner=1,
+    )
+    loss_last = step.loss()
+    allocated = None
+    if cuda:
+        torch.cuda.synchronize()
+        free, total = torch.cuda.mem_get_info()
+        context = (total - free) - torch.cuda.memory_reserved()
+        peak = float(torch.cuda.max_memory_reserved() + max(0, context))
+        allocated = float(torch.cuda.max_memory_allocated())
+        method = "cuda: max_memory_reserved + context (device in use - reserved)"
+    else:
+        peak = peak_rss_bytes() - baseline
+        method = "VmHWM - VmRSS after import torch" if reset else "ru_maxrss - RSS after import"
+    return TrainMeasurement(
+        request=req,
+        params=param_count(model),
+        tokens=req.model.batch * req.model.seq_len,
+        time=stats,
+        baseline_bytes=baseline,
+        peak_bytes=peak,
+        peak_method=method,
+        peak_allocated_bytes=allocated,
+        threads=threads,
+        loss_first=loss_first,
+        loss_last=loss_last,
+    )
+
+
+def run_in_subprocess(req: TrainRequest, timeout_s: float = 600) -> TrainMeasurement:
+    """Run `measure_training` in a fresh interpreter and read its record back."""
+    with tempfile.TemporaryDirectory(prefix="advisor-train-") as tmp:
+        out = Path(tmp) / "result.json"
+        env = {**os.environ, "PYTHONPATH": _import_root(os.environ.get("PYTHONPATH"))}
+        if req.threads:
+            env["OMP_NUM_THREADS"] = str(req.threads)
+        cmd = [sys.executable, "-m", "benchmarks.train_step"]
+        cmd += ["--request", req.model_dump_json(), "--out", str(out)]
+        proc = subprocess.run(
+            cmd, env=env, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+        if proc.returncode != 0 or not out.exists():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise RuntimeError(
+                f"training worker for {req.model.name} ({req.precision}) failed "
+                f"with exit code {proc.returncode}: {tail[0]}"
+            )
+        return TrainMeasurement.model_validate(json.loads(out.read_text()))
+
+
+def _import_root(existing: str | None) -> str:
+    """PYTHONPATH that lets a child import `benchmarks` the way this process did."""
+    root = str(Path(__file__).resolve().parent.parent)
+    return os.pathsep.join([root, existing]) if existing else root
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.train_step")
+    ap.add_argument("--request", required=True, help="TrainRequest as JSON")
+    ap.add_argument("--out", required=True, type=Path)
+    args = ap.parse_args(argv)
+    req = TrainRequest.model_validate_json(args.request)
+    write_record(args.out, measure_training(req))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
