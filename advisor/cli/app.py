@@ -20,6 +20,7 @@ from advisor.cli import (
     calibrate_cmd,
     catalog_cmd,
     estimate_cmd,
+    accuracy_cmd,
     recommend_cmd,
     validate_cmd,
 )
@@ -35,6 +36,7 @@ app = typer.Typer(
 )
 app.command("estimate", no_args_is_help=True)(estimate_cmd.estimate)
 app.command("recommend", no_args_is_help=True)(recommend_cmd.recommend)
+app.command("accuracy")(accuracy_cmd.accuracy)
 app.add_typer(catalog_cmd.app, name="catalog")
 app.command("bench", no_args_is_help=True)(bench_cmd.bench)
 app.command("calibrate", no_args_is_help=True)(calibrate_cmd.calibrate)

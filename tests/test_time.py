@@ -1,0 +1,116 @@
+"""The step-time model: formulas it is built from and invariants it keeps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from advisor.catalog import load_catalog
+from advisor.model.device import device_model
+from advisor.model.presets import preset
+from advisor.model.spec import TrainingSpec
+from advisor.model.time import Plans, collective_time, step_time
+from advisor.search import enumerate_plans, score
+
+
+@pytest.fixture(scope="module")
+def dev():
+    cat = load_catalog()
+    acc = cat.accelerator("a100-sxm4-80gb")
+    return device_model(cat, acc, cat.profile_for(acc.id), None, 8, node_bandwidth_gbs=200)
+
+
+def test_nccl_tests_bus_bandwidth_factors() -> None:
+    # nccl-tests doc/PERFORMANCE.md: busbw = algbw x 2(n-1)/n (all-reduce), (n-1)/n (AG, RS).
+    s, bw = 1e9, 100e9
+    assert collective_time("all_reduce", s, 8, bw, 0.0) == pytest.approx(s / bw * 2 * 7 / 8)
+    assert collective_time("all_gather", s, 8, bw, 0.0) == pytest.approx(s / bw * 7 / 8)
+    assert collective_time("reduce_scatter", s, 4, bw, 1e-5) == pytest.approx(1e-5 + s / bw * 3 / 4)
+    assert collective_time("all_reduce", s, 1, bw, 1e-5) == 0.0
+
+
+def test_breakdown_adds_up_and_is_positive(dev) -> None:
+    spec = preset("gpt3-175b")
+    plans = enumerate_plans(spec, [64, 512], 8, 3.2e6)
+    st = step_time(spec, plans, dev, "bf16")
+    parts = (
+        st.compute
+        + st.memory_bound
+        + st.tp_comm
+        + st.pp_bubble
+        + st.pp_comm
+        + st.dp_comm_exposed
+        + st.optimizer
+    )
+    assert np.allclose(parts, st.total)
+    assert np.all(np.isfinite(st.total)) and np.all(st.total > 0)
+
+
+def test_pipeline_bubble_fraction(dev) -> None:
+    # Narayanan et al. 2021 §2.2: bubble = (p-1)/(v·m) of the ideal time.
+    spec = preset("gpt3-175b")
+    p, m = 8, 64
+    for v in (1, 3):
+        plans = Plans.of(dp=1, tp=8, pp=p, vpp=v, sp=1, zero=0, mb=1, m=m, rec=1)
+        st = step_time(spec, plans, dev, "bf16")
+        ideal = st.compute + st.memory_bound + st.tp_comm
+        assert st.pp_bubble[0] / ideal[0] == pytest.approx((p - 1) / (v * m))
+
+
+def test_no_communication_without_parallelism(dev) -> None:
+    spec = preset("gpt3-1.3b")
+    st = step_time(
+        spec, Plans.of(dp=1, tp=1, pp=1, vpp=1, sp=0, zero=0, mb=4, m=8, rec=0), dev, "bf16"
+    )
+    assert st.tp_comm[0] == st.pp_comm[0] == st.dp_comm_exposed[0] == st.pp_bubble[0] == 0.0
+
+
+def test_tensor_parallel_adds_communication_and_divides_compute(dev) -> None:
+    spec = preset("gpt3-13b")
+    one = step_time(
+        spec, Plans.of(dp=1, tp=1, pp=1, vpp=1, sp=0, zero=0, mb=1, m=8, rec=0), dev, "bf16"
+    )
+    eight = step_time(
+        spec, Plans.of(dp=1, tp=8, pp=1, vpp=1, sp=1, zero=0, mb=1, m=8, rec=0), dev, "bf16"
+    )
+    assert eight.tp_comm[0] > 0
+    assert eight.compute[0] < one.compute[0] / 4
+
+
+def test_full_recompute_costs_about_a_forward(dev) -> None:
+    spec = preset("gpt3-13b")
+    base = dict(dp=1, tp=8, pp=1, vpp=1, sp=1, zero=0, mb=1, m=8)
+    none = step_time(spec, Plans.of(**base, rec=0), dev, "bf16")
+    full = step_time(spec, Plans.of(**base, rec=2), dev, "bf16")
+    ratio = full.compute[0] / none.compute[0]
+    assert 1.25 < ratio < 1.40  # one more forward: 4/3 of the matmul work
+
+
+def test_dp_communication_overlaps_backward(dev) -> None:
+    spec = preset("gpt3-1.3b")
+    plans = Plans.of(dp=64, tp=1, pp=1, vpp=1, sp=0, zero=0, mb=4, m=4, rec=0)
+    overlapped = step_time(spec, plans, dev, "bf16", dp_overlap=True)
+    exposed = step_time(spec, plans, dev, "bf16", dp_overlap=False)
+    assert overlapped.dp_comm_exposed[0] < exposed.dp_comm_exposed[0]
+    assert exposed.dp_comm_exposed[0] == pytest.approx(exposed.dp_comm_total[0])
+
+
+def test_zero3_communicates_every_micro_batch(dev) -> None:
+    spec = preset("gpt3-13b")
+    few = step_time(
+        spec, Plans.of(dp=64, tp=1, pp=1, vpp=1, sp=0, zero=3, mb=1, m=2, rec=2), dev, "bf16"
+    )
+    many = step_time(
+        spec, Plans.of(dp=64, tp=1, pp=1, vpp=1, sp=0, zero=3, mb=1, m=8, rec=2), dev, "bf16"
+    )
+    assert many.dp_comm_total[0] == pytest.approx(4 * few.dp_comm_total[0])
+
+
+def test_search_best_beats_every_other_fitting_plan(dev) -> None:
+    spec = preset("llama-2-7b")
+    plans = enumerate_plans(spec, [16], 8, 4e6)
+    sc = score(spec, TrainingSpec(), plans, dev, 80e9, 2**30)
+    i = sc.best()
+    per_token = sc.step_time / sc.tokens_per_step
+    assert i is not None and sc.fits[i]
+    assert np.all(per_token[sc.fits] >= per_token[i] - 1e-15)
