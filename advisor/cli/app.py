@@ -16,11 +16,11 @@ except ImportError:  # older typer depends on click
     from click import exceptions as click_exc  # type: ignore[no-redef]
 
 from advisor.cli import (
+    accuracy_cmd,
     bench_cmd,
     calibrate_cmd,
     catalog_cmd,
     estimate_cmd,
-    accuracy_cmd,
     recommend_cmd,
     validate_cmd,
 )
