@@ -27,15 +27,6 @@ from advisor.search import Scored, enumerate_plans, plan_fields, score
 # fragmentation on a GPU. `advisor validate` measures the real figure on a device.
 GPU_OVERHEAD_BYTES = 1.0 * GIB
 CHINCHILLA_TOKENS_PER_PARAM = 20  # Hoffmann et al. 2022, Table 3 (~20 tokens/parameter)
-BREAKDOWN_KEYS = (
-    "compute",
-    "memory_bound",
-    "tp_comm",
-    "pp_bubble",
-    "pp_comm",
-    "dp_comm_exposed",
-    "optimizer",
-)
 
 
 class PlanOut(BaseModel):
@@ -195,7 +186,7 @@ def describe(
     time_to_train = tokens / tps
     money = run_cost(hw, time_to_train, pricing, grid_kg_per_kwh)
     _, overhead_note = overhead_bytes(hw)
-    breakdown = {k: float(getattr(scored.time, k)[i]) for k in BREAKDOWN_KEYS}
+    breakdown = scored.time.breakdown(i)
     fits = bool(scored.fits[i]) if hw.memory_bytes else None
     assumptions = [
         "model FLOPs count attention over the full s x s square (PaLM / Megatron convention)",

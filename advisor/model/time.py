@@ -32,6 +32,15 @@ from advisor.model.spec import ModelSpec
 REC_CODES = {"none": 0, "selective": 1, "full": 2}
 DDP_BUCKET_BYTES = 25 * 2**20  # torch DDP default bucket_cap_mb=25: the last one cannot overlap
 ATTENTION_CORE = ("attn_scores", "softmax", "attn_over_v")
+BREAKDOWN_KEYS = (
+    "compute",
+    "memory_bound",
+    "tp_comm",
+    "pp_bubble",
+    "pp_comm",
+    "dp_comm_exposed",
+    "optimizer",
+)
 
 
 @dataclass
@@ -85,27 +94,11 @@ class StepTime:
 
     @property
     def total(self) -> np.ndarray:
-        return (
-            self.compute
-            + self.memory_bound
-            + self.tp_comm
-            + self.pp_bubble
-            + self.pp_comm
-            + self.dp_comm_exposed
-            + self.optimizer
-        )
+        return np.sum([getattr(self, k) for k in BREAKDOWN_KEYS], axis=0)
 
-    def as_dicts(self) -> list[dict[str, float]]:
-        keys = (
-            "compute",
-            "memory_bound",
-            "tp_comm",
-            "pp_bubble",
-            "pp_comm",
-            "dp_comm_exposed",
-            "optimizer",
-        )
-        return [{k: float(getattr(self, k)[i]) for k in keys} for i in range(self.compute.size)]
+    def breakdown(self, i: int) -> dict[str, float]:
+        """Seconds by part for plan i (the design's `breakdown_s`)."""
+        return {k: float(getattr(self, k)[i]) for k in BREAKDOWN_KEYS}
 
 
 def collective_time(kind: str, nbytes: Any, n: Any, bus_bw: float, latency: float) -> Any:
