@@ -164,7 +164,7 @@ def recommend(
     offerings = select_offerings(catalog, providers, accelerators, pricing, onprem)
     if not offerings:
         raise AdvisorError(
-            f"no offering in the catalog has a {pricing} price for the providers and "
+            f"no offering in the catalog has an {pricing} price for the providers and "
             "accelerators asked for"
         )
     groups: dict[tuple[Any, ...], list[Offering]] = {}

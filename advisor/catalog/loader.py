@@ -91,6 +91,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        if isinstance(e, yaml.constructor.ConstructorError) and "tag" in problem:
+            # Safe loading: python/object tags and the like are refused, never run.
+            raise DataError(f"{path}{where}: YAML tag not allowed: {problem}") from e
         raise DataError(f"{path}{where}: YAML syntax error: {problem}") from e
     if data is None:
         return {}
