@@ -115,10 +115,15 @@ def median_by_size(sizes: list[float], values: list[float]) -> list[tuple[float,
     return [(s, float(np.median(groups[s]))) for s in sorted(groups)]
 
 
+def significant(x: float, digits: int = 5) -> float:
+    """x rounded to `digits` significant figures (what a measurement supports)."""
+    return float(f"{x:.{digits}g}")
+
+
 def curve_points(sizes: list[float], efficiencies: list[float]) -> list[tuple[float, float]]:
     """Per-size medians, clipped into the schema's (0, 1.5]."""
     pts = median_by_size(sizes, efficiencies)
-    return [(s, float(min(MAX_EFFICIENCY, max(e, 1e-9)))) for s, e in pts if s > 0]
+    return [(s, significant(min(MAX_EFFICIENCY, max(e, 1e-9)))) for s, e in pts if s > 0]
 
 
 def fit_latency_bandwidth(x: list[float], t: list[float]) -> tuple[float, float]:
@@ -158,7 +163,7 @@ class _Figures:
 
     def __call__(self, value: float, note: str, derived: bool = True) -> Figure:
         return Figure(
-            value=float(value),
+            value=significant(value),
             source=SOURCE,
             as_of=self.as_of,
             note=f"{note} ({self.name})",

@@ -172,50 +172,54 @@ def validate(
     say = progress or (lambda text: None)
     hw = hardware(catalog, profile)
     steps, warmup = (3, 2) if quick else (8, 3)
+    # Predict everything first: a profile the model cannot use fails before any training.
+    plan = [
+        (shape, precision, predict(shape, precision, hw))
+        for shape in shapes or configs(device, quick)
+        for precision in precisions
+    ]
     rows: list[ValidationRow] = []
     notes: list[str] = []
     say(f"probe: {PROBE.name} fp32 (framework overhead)")
     probe = run(TrainRequest(model=PROBE, device=device, steps=2, warmup=1, threads=threads))
     overhead = max(0.0, probe.peak_bytes - STATE_BYTES_PER_PARAM * probe.params) / 1e9
-    for shape in shapes or configs(device, quick):
-        for precision in precisions:
-            say(f"{shape.name} {precision}")
-            out = predict(shape, precision, hw)
-            req = TrainRequest(
-                model=shape,
-                precision=precision,  # type: ignore[arg-type]
-                device=device,
-                steps=steps,
-                warmup=warmup,
-                threads=threads,
+    for shape, precision, out in plan:
+        say(f"{shape.name} {precision}")
+        req = TrainRequest(
+            model=shape,
+            precision=precision,  # type: ignore[arg-type]
+            device=device,
+            steps=steps,
+            warmup=warmup,
+            threads=threads,
+        )
+        try:
+            m = run(req)
+        except RuntimeError as e:
+            raise DataError(str(e)) from e
+        step_pred = getattr(out, "step_time_s", None)
+        mem = out.memory_per_device_bytes
+        rows.append(
+            ValidationRow(
+                config=shape.name,
+                precision=precision,
+                params=out.params,
+                tokens_per_step=shape.batch * shape.seq_len,
+                predicted_step_s=step_pred,
+                measured_step_s=m.time.median_s,
+                step_error=error(step_pred, m.time.median_s),
+                predicted_memory_bytes=mem.total,
+                measured_memory_bytes=m.peak_bytes,
+                memory_error=error(mem.total, m.peak_bytes),  # type: ignore[arg-type]
+                predicted_memory=mem.model_dump(),
+                measurement=m,
             )
-            try:
-                m = run(req)
-            except RuntimeError as e:
-                raise DataError(str(e)) from e
-            step_pred = getattr(out, "step_time_s", None)
-            mem = out.memory_per_device_bytes
-            rows.append(
-                ValidationRow(
-                    config=shape.name,
-                    precision=precision,
-                    params=out.params,
-                    tokens_per_step=shape.batch * shape.seq_len,
-                    predicted_step_s=step_pred,
-                    measured_step_s=m.time.median_s,
-                    step_error=error(step_pred, m.time.median_s),
-                    predicted_memory_bytes=mem.total,
-                    measured_memory_bytes=m.peak_bytes,
-                    memory_error=error(mem.total, m.peak_bytes),  # type: ignore[arg-type]
-                    predicted_memory=mem.model_dump(),
-                    measurement=m,
-                )
+        )
+        if m.params != out.params:
+            notes.append(
+                f"{shape.name}: torch model has {m.params:,} parameters, "
+                f"the ModelSpec {out.params:,}"
             )
-            if m.params != out.params:
-                notes.append(
-                    f"{shape.name}: torch model has {m.params:,} parameters, "
-                    f"the ModelSpec {out.params:,}"
-                )
     if rows and rows[0].predicted_step_s is None:
         notes.append("the estimate has no step time yet (no time model): step columns are n/a")
     prof_oh = profile.framework_overhead_gb.value if profile.framework_overhead_gb else None

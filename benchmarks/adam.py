@@ -3,9 +3,12 @@
 A step over P fp32 parameters reads the parameter, its gradient and the two
 moments and writes the parameter and both moments back: 7·4·P bytes (the
 memory-bound optimizer step of Rajbhandari et al. 2020, §3; the scalar step
-counters are not counted). Implementations: the per-tensor for-loop, the
-multi-tensor `foreach` kernels, and `fused` where torch has it for the device;
-`default_impl` marks what `torch.optim.AdamW(params)` picks on its own.
+counters are not counted). The parameters are those of small GPTs
+(benchmarks/gpt.py), so the tensor count and sizes, and with them the
+per-tensor cost of the for-loop implementation, are a real model's.
+Implementations: the per-tensor for-loop, the multi-tensor `foreach` kernels,
+and `fused` where torch has it for the device; `default_impl` marks what
+`torch.optim.AdamW(params)` picks on its own.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from benchmarks.harness import Context, Outcome, Skip
-from benchmarks.results import OptimizerRow
+from benchmarks.results import GPTShape, OptimizerRow
 
 NAME = "adam"
 BYTES_PER_PARAM = 7 * 4  # read p, g, m, v; write p, m, v (fp32)
@@ -39,26 +42,37 @@ def default_impl(params: list[torch.Tensor]) -> str:
     return "fused" if fused else ("foreach" if foreach else "for-loop")
 
 
-def tensor_sizes(total: int, tensors: int) -> list[int]:
-    """Split `total` parameters into `tensors` tensors like a model's (a few large, some small)."""
-    weights = [2.0 if i % 4 == 0 else 1.0 for i in range(tensors)]
-    scale = total / sum(weights)
-    sizes = [max(1, int(w * scale)) for w in weights]
-    sizes[-1] += total - sum(sizes)
-    return sizes
+def shapes(ctx: Context) -> list[GPTShape]:
+    """Models whose parameter lists are stepped, smallest first."""
+
+    def gpt(layers: int, hidden: int, vocab: int) -> GPTShape:
+        return GPTShape(name=f"gpt-{layers}L-{hidden}", layers=layers, hidden=hidden,
+                        heads=max(1, hidden // 64), vocab=vocab, seq_len=256)  # fmt: skip
+
+    gpu = ctx.device == "cuda"
+    return ctx.size(
+        full=[gpt(4, 256, 4096), gpt(8, 512, 8192), gpt(12, 768, 50304)]
+        if gpu
+        else [gpt(2, 128, 2048), gpt(4, 256, 4096), gpt(6, 384, 8192), gpt(8, 512, 8192)],
+        quick=[gpt(4, 256, 4096), gpt(12, 768, 50304)]
+        if gpu
+        else [gpt(2, 128, 2048), gpt(4, 256, 4096)],
+        tiny=[gpt(1, 32, 64)],
+    )
+
+
+def parameter_shapes(shape: GPTShape) -> list[torch.Size]:
+    from benchmarks.gpt import GPT
+
+    with torch.device("meta"):
+        return [p.shape for p in GPT(shape).parameters()]
 
 
 def run(ctx: Context) -> Outcome:
     out = Outcome()
-    gpu = ctx.device == "cuda"
-    totals = ctx.size(
-        full=[2**22, 2**24, 2**26] if gpu else [2**20, 2**22, 2**24],
-        quick=[2**24, 2**26] if gpu else [2**20, 2**22],
-        tiny=[4096],
-    )
-    tensors = ctx.size(full=32, quick=16, tiny=4)
-    for total in totals:
-        sizes = tensor_sizes(total, tensors)
+    for shape in shapes(ctx):
+        sizes = parameter_shapes(shape)
+        total = sum(s.numel() for s in sizes)
         for impl, flags in IMPLS.items():
             params = [torch.zeros(n, device=ctx.device).requires_grad_() for n in sizes]
             for p in params:

@@ -40,7 +40,7 @@ def sizes(ctx: Context, cuda: bool) -> list[int]:
     return ctx.size(
         full=[2**p for p in range(12, 31 if cuda else 27, 2)],
         quick=[2**p for p in ((12, 16, 20, 24, 28) if cuda else (12, 16, 20, 22))],
-        tiny=[2**10, 2**12],
+        tiny=[2**10, 2**18],  # far enough apart that the time grows measurably
     )
 
 
@@ -63,7 +63,15 @@ def run_dist(ctx: Context, env: DistEnv) -> Outcome:
             fn = make_op(op, size, env.world, env.device)
             dist.barrier()
             # Fixed counts on every rank: a time budget could stop ranks at different samples.
-            stats = ctx.measure(fn, max_seconds=None, inner=1, min_repeats=ctx.repeats)
+            reps = ctx.repeats if ctx.tiny else max(ctx.repeats, 15)
+            stats = ctx.measure(
+                fn,
+                warmup=max(ctx.warmup, 2),
+                repeats=reps,
+                max_seconds=None,
+                inner=1,
+                min_repeats=reps,
+            )
             factor = bus_factor(op, env.world)
             algbw = size / stats.median_s / 1e9
             out.rows.append(

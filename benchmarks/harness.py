@@ -14,10 +14,10 @@ recorded on the stream around the calls, then synchronised; CPUs with
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 import numpy as np
@@ -133,11 +133,11 @@ def _time_once(fn: Callable[[], Any], device: str, inner: int) -> float:
         end.synchronize()
         return float(start.elapsed_time(end)) / 1e3
     synchronize(device)
-    t0 = time.perf_counter()
+    t0 = perf_counter()
     for _ in range(inner):
         fn()
     synchronize(device)
-    return time.perf_counter() - t0
+    return perf_counter() - t0
 
 
 def measure(
@@ -164,12 +164,12 @@ def measure(
         samples = [first] if inner == 1 else []
     else:
         samples = []
-    t_start = time.perf_counter()
+    t_start = perf_counter()
     while len(samples) < repeats:
         if (
             max_seconds is not None
             and len(samples) >= min(min_repeats, repeats)
-            and time.perf_counter() - t_start > max_seconds
+            and perf_counter() - t_start > max_seconds
         ):
             break
         samples.append(_time_once(fn, device, inner) / inner)
@@ -202,9 +202,3 @@ def set_threads(threads: int | None) -> int:
     n = threads or psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
     torch.set_num_threads(int(n))
     return torch.get_num_threads()
-
-
-def seed_all(seed: int = 0) -> None:
-    import torch
-
-    torch.manual_seed(seed)

@@ -64,35 +64,61 @@ class LaunchError(Exception):
         self.log_tail = log_tail
 
 
-_ROOT = re.compile(r"Root Cause[^\n]*\n(?P<body>.*?)(?:\n=+|\Z)", re.S)
+_BLOCK = re.compile(r"^\[\d+\]:\s*\n(?P<body>(?:^[ \t]+.*\n?)+)", re.M)
 
 
-def parse_failure(log: str) -> WorkerDeath | None:
-    """The root-cause worker from torchrun's failure summary, or None when there is none."""
-    m = _ROOT.search(log)
-    if not m:
-        return None
-    body = m.group("body")
+def _failure(body: str) -> WorkerDeath:
+    """One '[i]:' block of torchrun's failure summary."""
 
     def field(name: str) -> str | None:
         f = re.search(rf"^\s*{name}\s*:\s*(.*)$", body, re.M)
         return f.group(1).strip() if f else None
 
     rank_s, exit_s, tb = field("rank"), field("exitcode"), field("traceback")
-    rank = int(re.match(r"-?\d+", rank_s).group()) if rank_s and rank_s[:1].isdigit() else None
+    r = re.match(r"\d+", rank_s or "")
+    rank = int(r.group()) if r else None
     exitcode = pid = None
     sig = None
-    if exit_s:
-        e = re.match(r"(-?\d+)(?:\s*\(pid:\s*(\d+)\))?(?:\s*\((SIG\w+)\))?", exit_s)
-        if e:
-            exitcode = int(e.group(1))
-            pid = int(e.group(2)) if e.group(2) else None
-            sig = e.group(3)
+    e = re.match(r"(-?\d+)(?:\s*\(pid:\s*(\d+)\))?(?:\s*\((SIG\w+)\))?", exit_s or "")
+    if e:
+        exitcode = int(e.group(1))
+        pid = int(e.group(2)) if e.group(2) else None
+        sig = e.group(3)
     if sig is None and exitcode is not None and exitcode < 0:
         with contextlib.suppress(ValueError):
             sig = signal.Signals(-exitcode).name
     detail = None if tb in (None, "<N/A>") or (tb and tb.startswith("Signal")) else tb
+    if detail and detail.startswith("Traceback"):  # the exception is the block's last line
+        lines = [ln.strip() for ln in body.splitlines() if ln.strip()]
+        detail = lines[-1] if lines else None
     return WorkerDeath(rank, pid, exitcode, sig, detail)
+
+
+def parse_failures(log: str) -> tuple[list[WorkerDeath], WorkerDeath | None]:
+    """Every failed worker in torchrun's summary, and the one it calls the root cause."""
+    if "Root Cause" not in log:
+        return [], None
+    head, _, tail = log.rpartition("Root Cause")
+    others = [_failure(m.group("body")) for m in _BLOCK.finditer(head.split("Failures:")[-1])]
+    roots = [_failure(m.group("body")) for m in _BLOCK.finditer(tail)]
+    root = roots[0] if roots else None
+    return ([root] if root else []) + others, root
+
+
+def parse_failure(log: str, first_dead: int | None = None) -> WorkerDeath | None:
+    """The worker that failed first.
+
+    torchrun stops the survivors with SIGTERM and its "root cause" is the earliest
+    timestamp, which a worker it terminated in the same second can win; so a
+    failure that is not SIGTERM wins, then the rank this side saw die first."""
+    failures, root = parse_failures(log)
+    genuine = [f for f in failures if f.signal != "SIGTERM"]
+    if genuine:
+        return genuine[0]
+    if first_dead is not None:
+        seen = [f for f in failures if f.rank == first_dead]
+        return seen[0] if seen else WorkerDeath(first_dead, None, None, None, None)
+    return root
 
 
 def torchrun_command(
@@ -210,6 +236,7 @@ def launch(
 
     start = time.monotonic()
     death_seen: float | None = None
+    first_dead: int | None = None
     reason: str | None = None
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -232,7 +259,7 @@ def launch(
                 ]
                 now = time.monotonic()
                 if dead and death_seen is None:
-                    death_seen = now
+                    death_seen, first_dead = now, dead[0][0]
                 if death_seen is not None and now - death_seen > grace_s:
                     r, p = dead[0] if dead else (None, None)
                     reason = f"rank {r} (pid {p}) died and torchrun did not stop the others"
@@ -250,7 +277,7 @@ def launch(
     tail = text.strip().splitlines()[-20:]
     running = names[len(delivered)] if len(delivered) < len(names) else None
     if reason is None:
-        death = parse_failure(text)
+        death = parse_failure(text, first_dead)
         reason = death.describe() if death else f"torchrun exited with code {proc.returncode}"
     where = f"{running}: " if running else ""
     raise LaunchError(f"{where}{reason}", running, tail)

@@ -14,7 +14,8 @@ The process group is created with a short timeout, so a collective waiting on
 a dead peer fails instead of hanging.
 
 For tests, ADVISOR_BENCH_FAULT=NAME:RANK makes that rank SIGKILL itself half a
-second into benchmark NAME, while its peers are inside a collective.
+second into benchmark NAME, while its peers wait in a collective; NAME:RANK:hang
+makes it hang instead, ignoring SIGTERM.
 """
 
 from __future__ import annotations
@@ -36,13 +37,19 @@ def part_path(parts: Path, index: int, name: str) -> Path:
 
 
 def _maybe_fault(name: str, rank: int) -> None:
+    """Test hook: NAME:RANK kills that rank; NAME:RANK:hang makes it hang, deaf to SIGTERM."""
     spec = os.environ.get(FAULT_ENV, "")
     if not spec:
         return
-    bench, _, who = spec.partition(":")
-    if bench == name and who.strip() == str(rank):
-        time.sleep(0.5)
-        os.kill(os.getpid(), signal.SIGKILL)
+    bench, who, mode = ([*spec.split(":"), ""])[:3]
+    if bench != name or who.strip() != str(rank):
+        return
+    if mode == "hang":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        while True:
+            time.sleep(1)
+    time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:

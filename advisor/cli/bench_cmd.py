@@ -45,7 +45,7 @@ def _progress(total: int) -> Any:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -88,22 +88,29 @@ def bench(
     timeout: Annotated[
         float, typer.Option(min=5, help="Seconds a collective may wait on a peer.")
     ] = 60.0,
+    tiny: Annotated[bool, typer.Option("--tiny", hidden=True, help="Tests: tiny sizes.")] = False,
 ) -> None:
     """Measure this machine: matmul, attention, optimizer, memory, collectives, training."""
     names = _names(only)
     dev = device.strip().lower()
     if dev not in DEVICES:
         raise UsageError(f"--device: unknown device '{device}'; choose from {', '.join(DEVICES)}")
+    _check_out(out)
     folder = scratch or out.parent
     if not folder.is_dir():
         raise UsageError(f"--scratch {folder}: not a folder")
-    _check_out(out)
     try:
         import torch  # noqa: F401
     except ImportError as e:
         raise DataError("advisor bench needs torch: pip install 'advisor[bench]'") from e
     from benchmarks.env import environment
-    from benchmarks.harness import Context, quick_context, resolve_device, set_threads
+    from benchmarks.harness import (
+        Context,
+        quick_context,
+        resolve_device,
+        set_threads,
+        tiny_context,
+    )
     from benchmarks.results import BenchFile, RunConfig
     from benchmarks.runner import SuiteFailed, run_suite
 
@@ -113,18 +120,23 @@ def bench(
         raise UsageError(str(e)) from e
     used = set_threads(threads)
     ctx = Context(device=dev, quick=quick, threads=used, nproc=nproc, scratch=folder)
-    if quick:
+    if tiny:
+        ctx = tiny_context(ctx)
+    elif quick:
         ctx = quick_context(ctx)
     record = BenchFile(
         created=dt.datetime.now(dt.UTC),
-        config=RunConfig(quick=quick, device=dev, nproc=nproc, threads=used, only=only and names),
+        config=RunConfig(
+            quick=quick or tiny, device=dev, nproc=nproc, threads=used, only=only and names
+        ),
         env=environment(dev, used),
     )
     bar, note = _progress(len(names))
     t0 = time.perf_counter()
     try:
         with bar:
-            run_suite(names, ctx, record, out, note, pg_timeout_s=timeout)
+            deadline = 300.0 if (quick or tiny) else 3600.0  # the distributed part, at most
+            run_suite(names, ctx, record, out, note, deadline_s=deadline, pg_timeout_s=timeout)
     except SuiteFailed as e:
         done = sum(r.status != "failed" for r in record.results)
         raise DataError(f"{e}; the {done} finished benchmark(s) are kept in {out}") from e
