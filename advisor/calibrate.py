@@ -36,7 +36,7 @@ import yaml
 from pydantic import ValidationError
 
 from advisor.catalog import Catalog
-from advisor.catalog.loader import describe_validation_error, validate_model
+from advisor.catalog.loader import describe_validation_error, read_profile, read_yaml
 from advisor.catalog.schema import Accelerator, Curve, DeviceProfile, Figure, LinkProfile
 from advisor.errors import DataError, UsageError
 from benchmarks.results import BenchFile, BenchResult, atomic_write_text
@@ -59,36 +59,17 @@ def read_results(path: Path) -> BenchFile:
 
 
 def load_profile(path: Path) -> DeviceProfile:
-    """A device profile from JSON or YAML (safe loader); a catalog-style file holding
-    exactly one entry under `profiles:` is accepted too."""
-    raw = _read_mapping(path, "profile")
-    prefix = ""
-    if "profiles" in raw and "id" not in raw:
-        entries = raw["profiles"]
-        if not isinstance(entries, list) or len(entries) != 1:
-            raise DataError(f"{path}: profiles: expected exactly one profile")
-        raw, prefix = entries[0], "profiles[0]"
-    return validate_model(path, DeviceProfile, raw, prefix)  # type: ignore[no-any-return]
+    """A device profile from JSON or YAML; the catalog loader's one implementation."""
+    return read_profile(path)  # type: ignore[no-any-return]
 
 
 def _read_mapping(path: Path, what: str) -> dict[str, Any]:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise DataError(f"{path}: {what} file not found") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read: {e}") from e
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise DataError(
-            f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
-            f"{str(e).splitlines()[0]}"
-        ) from e
-    if not isinstance(data, dict):
-        raise DataError(f"{path}: expected a mapping at top level")
-    return data
+    if not path.exists():
+        raise DataError(f"{path}: {what} file not found")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, expected a {what} file")
+    return read_yaml(path)  # JSON is YAML: one safe loader for both
 
 
 def dump_profile(profile: DeviceProfile, path: Path) -> str:
