@@ -18,6 +18,7 @@ from advisor.catalog.schema import Accelerator, Curve, DeviceProfile, Offering
 from advisor.errors import DataError
 
 GB = 1e9
+FALLBACK_INTRA_LINK = "pcie4"
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,19 @@ def device_model(
         intra_lat = 0.0
         notes.append(
             f"{acc.id}: intra-node bus bandwidth = link x median measured efficiency ({eff:.2f})"
+        )
+    elif devices_per_node > 1:
+        # No sourced chip link: devices talk over the host's PCIe. The slowest sourced
+        # x16 generation is assumed, at the median measured link efficiency.
+        fallback = catalog.networks.get(FALLBACK_INTRA_LINK)
+        if fallback is None:
+            raise DataError(f"{acc.id}: no intra-node link in the catalog to assume")
+        eff = _median_link_efficiency(catalog, "intra_node")
+        intra_bw = fallback.bandwidth_gbs.value * GB * eff
+        intra_lat = 0.0
+        notes.append(
+            f"{acc.id}: intra-node link not sourced; {fallback.name} "
+            f"({fallback.bandwidth_gbs.value:g} GB/s) x {eff:.2f} assumed"
         )
     else:
         intra_bw, intra_lat = 0.0, 0.0
