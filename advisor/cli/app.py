@@ -22,6 +22,7 @@ from advisor.cli import (
     catalog_cmd,
     estimate_cmd,
     recommend_cmd,
+    report_cmd,
     validate_cmd,
 )
 from advisor.errors import AdvisorError
@@ -41,6 +42,7 @@ app.add_typer(catalog_cmd.app, name="catalog")
 app.command("bench", no_args_is_help=True)(bench_cmd.bench)
 app.command("calibrate", no_args_is_help=True)(calibrate_cmd.calibrate)
 app.command("validate", no_args_is_help=True)(validate_cmd.validate)
+app.command("report", no_args_is_help=True)(report_cmd.report)
 
 
 @app.callback()

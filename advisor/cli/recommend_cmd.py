@@ -5,17 +5,19 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from advisor.catalog import Catalog
 from advisor.catalog.loader import read_profile
 from advisor.cli.common import CatalogOpt, JsonOpt, catalog_from, console, print_json
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, PRICINGS
 from advisor.errors import UsageError, unknown
 from advisor.model.select import resolve_model
-from advisor.model.spec import PRECISIONS, TrainingSpec
+from advisor.model.spec import PRECISIONS, ModelSpec, TrainingSpec
 from advisor.units import (
     format_bytes,
     format_duration,
@@ -56,6 +58,75 @@ def _split(values: list[str] | None) -> list[str] | None:
     return out
 
 
+@dataclass
+class RecommendRequest:
+    """The parsed `recommend` options: what `advisor.recommend.recommend` takes."""
+
+    spec: ModelSpec
+    training: TrainingSpec
+    catalog: Catalog
+    kwargs: dict[str, Any]
+
+
+def recommend_request(
+    *,
+    params: str | None,
+    model: str | None,
+    hf_config: Path | None,
+    seq_len: int | None,
+    tokens: str | None,
+    budget: str | None,
+    deadline: str | None,
+    max_devices: str,
+    providers: list[str] | None,
+    accelerators: list[str] | None,
+    pricing: str,
+    objective: str,
+    top: int,
+    precision: str,
+    global_batch_tokens: str | None,
+    profile: Path | None,
+    grid_intensity: float | None,
+    onprem: bool,
+    catalog: list[Path] | None,
+) -> RecommendRequest:
+    """Turn the command-line options (shared by `recommend` and `report`) into arguments."""
+    spec = resolve_model(params, model, hf_config, seq_len=seq_len)
+    pr = pricing.strip().lower()
+    if pr not in PRICINGS:
+        raise unknown("pricing", pricing, PRICINGS)
+    obj = objective.strip().lower()
+    if obj not in OBJECTIVES:
+        raise unknown("objective", objective, OBJECTIVES)
+    prec = precision.strip().lower()
+    if prec not in PRECISIONS:
+        raise unknown("precision", precision, PRECISIONS)
+    training = TrainingSpec(
+        tokens=parse_size(tokens, "--tokens") if tokens else None,
+        global_batch_tokens=(
+            parse_size(global_batch_tokens, "--global-batch-tokens", maximum=1e10)
+            if global_batch_tokens
+            else None
+        ),
+        precision=prec,  # type: ignore[arg-type]
+    )
+    cat = catalog_from(catalog)
+    kwargs: dict[str, Any] = {
+        "budget": parse_money(budget, "--budget") if budget is not None else None,
+        "deadline_s": parse_deadline(deadline) if deadline is not None else None,
+        "max_devices": parse_count(max_devices, "--max-devices", maximum=1_000_000),
+        "providers": _split(providers),
+        "accelerators": _split(accelerators),
+        "pricing": pr,
+        "objective": obj,
+        "top": top,
+        "profile": read_profile(profile) if profile else None,
+        "grid_kg_per_kwh": DEFAULT_GRID_KG_PER_KWH if grid_intensity is None else grid_intensity,
+        "onprem": onprem,
+    }
+    return RecommendRequest(spec, training, cat, kwargs)
+
+
 def recommend(
     params: Annotated[str | None, typer.Option(help="Model size, e.g. 1.3B.")] = None,
     model: Annotated[str | None, typer.Option(help="Preset name, e.g. llama-2-7b.")] = None,
@@ -94,44 +165,30 @@ def recommend(
     """Rank what to rent or buy for a training run, within a budget and a deadline."""
     from advisor.recommend import recommend as run_recommend
 
-    spec = resolve_model(params, model, hf_config, seq_len=seq_len)
-    pr = pricing.strip().lower()
-    if pr not in PRICINGS:
-        raise unknown("pricing", pricing, PRICINGS)
-    obj = objective.strip().lower()
-    if obj not in OBJECTIVES:
-        raise unknown("objective", objective, OBJECTIVES)
-    prec = precision.strip().lower()
-    if prec not in PRECISIONS:
-        raise unknown("precision", precision, PRECISIONS)
     if json_out and csv_out:
         raise UsageError("give --json or --csv, not both")
-    training = TrainingSpec(
-        tokens=parse_size(tokens, "--tokens") if tokens else None,
-        global_batch_tokens=(
-            parse_size(global_batch_tokens, "--global-batch-tokens", maximum=1e10)
-            if global_batch_tokens
-            else None
-        ),
-        precision=prec,  # type: ignore[arg-type]
-    )
-    cat = catalog_from(catalog)
-    out = run_recommend(
-        spec,
-        training,
-        cat,
-        budget=parse_money(budget, "--budget") if budget is not None else None,
-        deadline_s=parse_deadline(deadline) if deadline is not None else None,
-        max_devices=parse_count(max_devices, "--max-devices", maximum=1_000_000),
-        providers=_split(providers),
-        accelerators=_split(accelerators),
-        pricing=pr,
-        objective=obj,
+    req = recommend_request(
+        params=params,
+        model=model,
+        hf_config=hf_config,
+        seq_len=seq_len,
+        tokens=tokens,
+        budget=budget,
+        deadline=deadline,
+        max_devices=max_devices,
+        providers=providers,
+        accelerators=accelerators,
+        pricing=pricing,
+        objective=objective,
         top=top,
-        profile=read_profile(profile) if profile else None,
-        grid_kg_per_kwh=DEFAULT_GRID_KG_PER_KWH if grid_intensity is None else grid_intensity,
+        precision=precision,
+        global_batch_tokens=global_batch_tokens,
+        profile=profile,
+        grid_intensity=grid_intensity,
         onprem=onprem,
+        catalog=catalog,
     )
+    out = run_recommend(req.spec, req.training, req.catalog, **req.kwargs)
     if json_out:
         print_json(out)
     elif csv_out:
