@@ -3,7 +3,6 @@ right exit code (2 bad usage, 1 bad data), no traceback, and leaves no file behi
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -306,6 +305,69 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("catalog show", ["catalog", "show", "nvidia-h100-sxm"], 2, "unknown entry"),
     ("catalog validate missing", ["catalog", "validate", "/nonexistent/x.yaml"], 1, "not found"),
     ("top-level unknown", ["frobnicate"], 2, "No such command"),
+    # bench
+    (
+        "bench missing folder",
+        ["bench", "--quick", "--out", "/nonexistent/b.json"],
+        2,
+        "does not exist",
+    ),
+    (
+        "bench only typo",
+        ["bench", "--quick", "--only", "matmull", "--out", "b.json"],
+        2,
+        "did you mean 'matmul'",
+    ),
+    ("bench device", ["bench", "--device", "tpu", "--out", "b.json"], 2, "unknown device 'tpu'"),
+    ("bench nproc", ["bench", "--nproc", "0", "--out", "b.json"], 2, "--nproc"),
+    ("bench timeout", ["bench", "--timeout", "1", "--out", "b.json"], 2, "--timeout"),
+    ("bench threads", ["bench", "--threads", "0", "--out", "b.json"], 2, "--threads"),
+    ("bench no out", ["bench", "--quick"], 2, "--out"),
+    # calibrate
+    ("calibrate missing", ["calibrate", "/nonexistent/b.json", "--out", "p.json"], 1, "not found"),
+    ("calibrate no out", ["calibrate", "/nonexistent/b.json"], 2, "--out"),
+    # validate
+    ("validate missing profile", ["validate", "--profile", "/nonexistent/p.json"], 1, "not found"),
+    (
+        "validate device",
+        ["validate", "--profile", "/nonexistent/p.json", "--device", "gpu"],
+        2,
+        "device",
+    ),
+    (
+        "validate threads",
+        ["validate", "--profile", "/nonexistent/p.json", "--threads", "0"],
+        2,
+        "--threads",
+    ),
+    # report
+    (
+        "report format",
+        ["report", "--params", "125M", "--format", "pdf", "--out", "r.pdf"],
+        2,
+        "unknown format 'pdf'",
+    ),
+    (
+        "report missing folder",
+        ["report", "--params", "125M", "--out", "/nonexistent/r.html"],
+        2,
+        "does not exist",
+    ),
+    ("report params", ["report", "--params", "abc", "--out", "r.html"], 2, "cannot read 'abc'"),
+    (
+        "report budget",
+        ["report", "--params", "125M", "--budget", "-1", "--out", "r.html"],
+        2,
+        "greater than zero",
+    ),
+    (
+        "report provider",
+        ["report", "--params", "125M", "--providers", "lamda", "--out", "r.html"],
+        2,
+        "did you mean 'Lambda'",
+    ),
+    # accuracy
+    ("accuracy catalog", ["accuracy", "--catalog", "/nonexistent/c.yaml"], 1, "not found"),
 ]
 
 FILE_CASES: list[tuple[str, list[str], int, str]] = [
@@ -370,6 +432,43 @@ FILE_CASES: list[tuple[str, list[str], int, str]] = [
         1,
         "not found",
     ),
+    (
+        "profile recommend",
+        ["recommend", "--params", "125M", "--profile", "{profile_bad}"],
+        1,
+        "max_efficiency",
+    ),
+    ("bench out folder", ["bench", "--quick", "--out", "{folder}"], 2, "is a folder"),
+    (
+        "calibrate not json",
+        ["calibrate", "{json_bad}", "--out", "{folder}/p.json"],
+        1,
+        "config.json",
+    ),
+    (
+        "calibrate wrong schema",
+        ["calibrate", "{profile_other}", "--out", "{folder}/p.json"],
+        1,
+        "profile-h100.json",
+    ),
+    ("calibrate folder", ["calibrate", "{folder}", "--out", "p.json"], 1, "is a folder"),
+    ("validate bad profile", ["validate", "--profile", "{profile_bad}"], 1, "max_efficiency"),
+    ("validate folder", ["validate", "--profile", "{folder}"], 1, "is a folder"),
+    ("report out folder", ["report", "--params", "125M", "--out", "{folder}"], 2, "is a folder"),
+    (
+        "report bad catalog",
+        [
+            "report",
+            "--params",
+            "125M",
+            "--catalog",
+            "{yaml_unknown_field}",
+            "--out",
+            "{folder}/r.html",
+        ],
+        1,
+        "unknown field",
+    ),
 ]
 
 
@@ -377,7 +476,7 @@ FILE_CASES: list[tuple[str, list[str], int, str]] = [
 def test_bad_input(cli, tmp_path, monkeypatch, name, args, code, needle) -> None:
     monkeypatch.chdir(tmp_path)
     assert_user_error(cli(*args), code, needle)
-    assert os.listdir(tmp_path) == []
+    assert list(tmp_path.rglob("*")) == []
 
 
 @pytest.mark.parametrize(
@@ -385,12 +484,12 @@ def test_bad_input(cli, tmp_path, monkeypatch, name, args, code, needle) -> None
 )
 def test_bad_files(cli, tmp_path, monkeypatch, name, args, code, needle) -> None:
     files = _files(tmp_path)
-    before = sorted(os.listdir(tmp_path))
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
     argv = [a.format(**files) for a in args]
     if argv[0].startswith("env:"):
         monkeypatch.setenv("ADVISOR_CATALOG", argv.pop(0)[4:])
     assert_user_error(cli(*argv), code, needle)
-    assert sorted(os.listdir(tmp_path)) == before
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
 
 
 def test_corpus_size() -> None:
