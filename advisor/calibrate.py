@@ -19,6 +19,35 @@ What each profile field comes from (benchmarks/results.py rows):
   default, at the largest size, as achieved GB/s / the memory reference.
 - `framework_overhead_gb`: the `overhead` benchmark (peak memory of a tiny
   training process minus its tensors); the larger of its precisions.
+- `optimizer_tensor_overhead_us`: with AdamW rows of two or more models (the
+  `adam` benchmark's shapes differ in tensor count and size), t = c·tensors +
+  bytes / bandwidth by least squares on relative error; the bandwidth it gives
+  replaces the largest row's in `optimizer_bandwidth_efficiency`.
+- `attention` / `attention_backward`: the fused kernel (`sdpa`) of the
+  `attention` benchmark, causal rows where there are any, as efficiency against
+  the dtype's matmul peak (the same peak `matmul` refers to), indexed by the
+  forward FLOPs of one sequence and head (4·s²·d, halved when causal); backward
+  = forward+backward time minus forward time at the same shape, 2x forward FLOPs.
+- `vector_rates`: per operator and dtype from the `elementwise` benchmark,
+  t = a + (1 + b)·elements / rate over sizes (b = 2 for norm and activation,
+  1 for the loss: the backward-to-forward ratio the step model uses), so the
+  model's forward + backward of the op reproduces the measured one; casts
+  t = a + elements / rate over both directions.
+- `kernel_overhead_us` and `training_efficiency`: from the benchmarks' real
+  training steps, of shapes `advisor validate` does not train: the `overhead`
+  probe (a one-layer GPT whose step is almost all fixed per-operator cost) and
+  the `allocator` runs (a mid-size GPT whose step is mostly arithmetic). The
+  step model is linear in both, t = rest + o·operators + work / e, with the
+  operator count and the roofline work read off the model itself; least
+  squares on relative error gives o (at least 0) and e (1 without allocator
+  rows).
+- `first_touch_gbs` / `first_touch_min_bytes`: membw's `alloc` (allocate, fill
+  and free a tensor) against `fill` (write an existing one): from the smallest
+  size at which alloc takes more than 1.5x fill's time (every larger size too),
+  the allocator maps tensors fresh; the extra time per byte at the largest size
+  is the first-touch rate. None when no such size (a caching allocator).
+- `allocator_slack`: the `allocator` benchmark: (peak memory - framework
+  overhead - peak live tensors) / peak live tensors, the median over its shapes.
 
 Pure numpy and pydantic: no torch.
 """
@@ -37,7 +66,14 @@ from pydantic import ValidationError
 
 from advisor.catalog import Catalog
 from advisor.catalog.loader import describe_validation_error, read_profile, read_yaml
-from advisor.catalog.schema import Accelerator, Curve, DeviceProfile, Figure, LinkProfile
+from advisor.catalog.schema import (
+    Accelerator,
+    Curve,
+    DeviceProfile,
+    Figure,
+    LinkProfile,
+    VectorRates,
+)
 from advisor.errors import DataError, UsageError
 from benchmarks.results import BenchFile, BenchResult, atomic_write_text
 
@@ -125,6 +161,23 @@ def fit_latency_bandwidth(x: list[float], t: list[float]) -> tuple[float, float]
     return float(a), float(1.0 / b)
 
 
+def fit_count_and_rate(counts: list[float], x: list[float], t: list[float]) -> tuple[float, float]:
+    """(seconds per count, rate) of t = c·count + x / rate, least squares on relative
+    error, with c >= 0 (a negative c refits the rate alone)."""
+    ns, xs, ts = (np.asarray(v, dtype=float) for v in (counts, x, t))
+    if len(xs) < 2 or np.any(ts <= 0):
+        raise ValueError("need two or more measurements with positive times")
+    design = np.stack([ns / ts, xs / ts], axis=1)
+    if np.linalg.matrix_rank(design) < 2:
+        raise ValueError("counts and sizes do not vary independently")
+    (c, b), *_ = np.linalg.lstsq(design, np.ones_like(ts), rcond=None)
+    if c < 0:
+        c, b = 0.0, float(np.sum(xs / ts) / np.sum((xs / ts) ** 2))
+    if b <= 0:
+        raise ValueError("time does not grow with size; cannot fit a rate")
+    return float(c), float(1.0 / b)
+
+
 def reference_peak(catalog_value: float | None, best: float) -> tuple[float, bool]:
     """The peak efficiencies refer to: the catalog's unless missing or beaten by more
     than the schema allows (then the best measured); and whether it is the catalog's."""
@@ -142,9 +195,11 @@ class _Figures:
     def __init__(self, results_name: str, as_of: dt.date) -> None:
         self.name, self.as_of = results_name, as_of
 
-    def __call__(self, value: float, note: str, derived: bool = True) -> Figure:
+    def __call__(
+        self, value: float, note: str, derived: bool = True, exact: bool = False
+    ) -> Figure:
         return Figure(
-            value=significant(value),
+            value=float(value) if exact else significant(value),
             source=SOURCE,
             as_of=self.as_of,
             note=f"{note} ({self.name})",
@@ -301,20 +356,255 @@ def link_profile(bench: BenchFile, fig: _Figures) -> tuple[LinkProfile | None, s
     )
 
 
-def optimizer_efficiency(bench: BenchFile, ref_gbs: float | None, fig: _Figures) -> Figure | None:
+def optimizer_efficiency(
+    bench: BenchFile, ref_gbs: float | None, fig: _Figures
+) -> tuple[Figure | None, Figure | None]:
+    """(bandwidth efficiency, fixed time per tensor) of the default AdamW."""
     res = _ok(bench, "adam")
     if res is None or not ref_gbs:
-        return None
+        return None, None
     rows = [r for r in res.rows if r.kind == "optimizer" and r.default_impl]
     if not rows:
-        return None
+        return None, None
+    try:
+        per_tensor, bw = fit_count_and_rate(
+            [r.tensors for r in rows],
+            [r.bytes_moved for r in rows],
+            [r.time.median_s for r in rows],
+        )
+    except ValueError:
+        per_tensor, bw = None, None
+    if per_tensor is not None and bw is not None:
+        sizes = ", ".join(f"{r.params:,} params / {r.tensors} tensors" for r in rows)
+        eff = fig(
+            min(MAX_EFFICIENCY, bw / 1e9 / ref_gbs),
+            f"AdamW {rows[0].impl} (torch's default here): fit t = c·tensors + bytes/bw over "
+            f"{sizes}: bw {bw / 1e9:.4g} GB/s / {ref_gbs:.4g} GB/s",
+        )
+        return eff, fig(per_tensor * 1e6, "c of the same fit, µs per parameter tensor")
     top = max(r.params for r in rows)
     row = max((r for r in rows if r.params == top), key=lambda r: r.gbs)
-    return fig(
-        min(MAX_EFFICIENCY, row.gbs / ref_gbs),
-        f"AdamW {row.impl} (torch's default here), {row.params:,} params: "
-        f"{row.gbs:.4g} GB/s / {ref_gbs:.4g} GB/s",
+    return (
+        fig(
+            min(MAX_EFFICIENCY, row.gbs / ref_gbs),
+            f"AdamW {row.impl} (torch's default here), {row.params:,} params: "
+            f"{row.gbs:.4g} GB/s / {ref_gbs:.4g} GB/s",
+        ),
+        None,
     )
+
+
+def attention_curves(
+    bench: BenchFile, peak_tflops: dict[str, float], fig: _Figures
+) -> tuple[dict[str, Curve], dict[str, Curve]]:
+    """Forward and backward efficiency curves of the fused attention kernel, by dtype."""
+    res = _ok(bench, "attention")
+    if res is None:
+        return {}, {}
+    rows = [r for r in res.rows if r.kind == "attention" and r.impl == "sdpa"]
+    if any(r.causal for r in rows):
+        rows = [r for r in rows if r.causal]
+    fwd: dict[str, Curve] = {}
+    bwd: dict[str, Curve] = {}
+    for dtype in sorted({r.dtype for r in rows}):
+        peak = peak_tflops.get(dtype)
+        if not peak:
+            continue
+        shape = {
+            (r.batch, r.heads, r.seq_len, r.head_dim, r.causal, r.direction): r
+            for r in rows
+            if r.dtype == dtype
+        }
+        f_sizes, f_eff, b_sizes, b_eff = [], [], [], []
+        for (b, a, s, d, causal, direction), r in shape.items():
+            if direction != "forward":
+                continue
+            f_flops, per_head = r.flops, r.flops / (b * a)
+            f_sizes.append(per_head)
+            f_eff.append(f_flops / r.time.median_s / 1e12 / peak)
+            both = shape.get((b, a, s, d, causal, "forward_backward"))
+            if both is not None and both.time.median_s > r.time.median_s:
+                t_bwd = both.time.median_s - r.time.median_s
+                b_sizes.append(per_head)
+                b_eff.append(2 * f_flops / t_bwd / 1e12 / peak)
+        what = "causal" if rows and rows[0].causal else "non-causal"
+        for sizes, effs, out, name in (
+            (f_sizes, f_eff, fwd, "forward"),
+            (b_sizes, b_eff, bwd, "backward (forward+backward - forward)"),
+        ):
+            if not sizes:
+                continue
+            pts = curve_points(sizes, effs)
+            out[dtype] = Curve(
+                max_efficiency=fig(
+                    pts[-1][1],
+                    f"{dtype} sdpa {what} attention {name} at {pts[-1][0]:.3g} forward FLOPs "
+                    f"per sequence and head / {peak:.4g} TFLOP/s",
+                ),
+                points=pts,
+            )
+    return fwd, bwd
+
+
+VECTOR_BACKWARD = {"norm": 2.0, "activation": 2.0, "softmax": 1.0}  # as advisor/model/time.py
+
+
+def vector_rates(bench: BenchFile, fig: _Figures) -> dict[str, VectorRates]:
+    """Compute-bound elementwise throughput per dtype (VectorRates), Gelem/s."""
+    res = _ok(bench, "elementwise")
+    if res is None:
+        return {}
+    rows = [r for r in res.rows if r.kind == "vector"]
+    out: dict[str, VectorRates] = {}
+    for dtype in sorted({r.dtype for r in rows}):
+        figs: dict[str, Figure] = {}
+        for op in ("norm", "activation", "softmax", "cast"):
+            mine = [r for r in rows if r.dtype == dtype and r.op == op]
+            if not mine:
+                continue
+            mult = 1.0 + VECTOR_BACKWARD.get(op, 0.0)
+            x = [mult * r.elements for r in mine]
+            t = [r.time.median_s for r in mine]
+            try:
+                _, rate = fit_latency_bandwidth(x, t)
+                how = f"slope of t = a + {mult:g}·elements/rate over {len(mine)} rows"
+            except ValueError:
+                top = max(mine, key=lambda r: r.elements)
+                rate = mult * top.elements / top.time.median_s
+                how = f"{mult:g} x {top.elements:,} elements / {top.time.median_s * 1e3:.3g} ms"
+            impls = ", ".join(sorted({r.impl for r in mine}))
+            figs[op] = fig(rate / 1e9, f"{dtype} {impls} ({mine[0].direction}): {how}")
+        if figs:
+            out[dtype] = VectorRates(**figs)
+    return out
+
+
+FIRST_TOUCH_MIN_SHARE = 0.5  # of the write time: below, fresh memory costs nothing extra
+
+
+def first_touch(bench: BenchFile, fig: _Figures) -> tuple[Figure | None, Figure | None]:
+    """(extra GB/s of writing freshly mapped memory, smallest tensor mapped fresh) from
+    membw's `alloc` (allocate, fill, free) against `fill` at each size."""
+    res = _ok(bench, "membw")
+    if res is None:
+        return None, None
+    by: dict[tuple[str, int], float] = {}
+    for r in res.rows:
+        if r.kind == "bandwidth" and r.kernel in ("fill", "alloc"):
+            by[(r.kernel, r.elements)] = r.time.median_s
+    sizes = sorted(n for k, n in by if k == "alloc" and ("fill", n) in by)
+    if not sizes:
+        return None, None
+    moved = {n: 4.0 * n for n in sizes}  # fp32
+    extra = {n: by[("alloc", n)] - by[("fill", n)] for n in sizes}
+    fresh = [n for n in sizes if extra[n] > FIRST_TOUCH_MIN_SHARE * by[("fill", n)]]
+    if not fresh or fresh[-1] != sizes[-1]:
+        return None, None  # no size, or not the largest, pays for fresh memory
+    first = min(n for n in fresh if all(m in fresh for m in sizes if m >= n))
+    top = sizes[-1]
+    gbs = moved[top] / extra[top] / 1e9
+    detail = ", ".join(
+        f"{moved[n] / 2**20:.3g} MiB +{extra[n] * 1e3:.3g} ms" for n in sizes if n >= first
+    )
+    return (
+        fig(
+            gbs,
+            f"membw alloc - fill at {moved[top] / 2**20:.4g} MiB: {extra[top] * 1e3:.3g} ms "
+            f"more for fresh memory ({detail})",
+        ),
+        fig(
+            moved[first],
+            f"smallest size where alloc takes more than {1 + FIRST_TOUCH_MIN_SHARE:g}x fill's "
+            "time (and every larger one does)",
+            exact=True,
+        ),
+    )
+
+
+def allocator_slack(bench: BenchFile, overhead_gb: Figure | None, fig: _Figures) -> Figure | None:
+    res = _ok(bench, "allocator")
+    if res is None or overhead_gb is None:
+        return None
+    rows = [r for r in res.rows if r.kind == "allocator" and r.allocated_bytes > 0]
+    if not rows:
+        return None
+    oh = overhead_gb.value * 1e9
+    each = [max(0.0, (r.peak_bytes - oh - r.allocated_bytes) / r.allocated_bytes) for r in rows]
+    detail = ", ".join(
+        f"{r.model.name}: peak {r.peak_bytes / 2**20:.1f} MiB, live {r.allocated_bytes / 2**20:.1f}"
+        for r in rows
+    )
+    return fig(
+        float(np.median(each)),
+        f"(peak - framework overhead {oh / 2**20:.1f} MiB - live tensors) / live tensors, "
+        f"median of {len(rows)}: {detail}",
+    )
+
+
+def step_fit(
+    bench: BenchFile, profile: DeviceProfile, catalog: Catalog, fig: _Figures
+) -> tuple[Figure | None, Figure | None, str | None]:
+    """(fixed time per modeled operator, training efficiency) from the benchmarks' real
+    training steps: the `overhead` probe (almost all per-operator cost) and the
+    `allocator` runs (mostly arithmetic), shapes `advisor validate` does not train.
+
+    The model is linear in both: t = rest + o·ops + work / e, with `ops` the operators
+    it counts and `work` its roofline time of them; both come from predicting each step
+    with the profile so far. o and 1/e solve least squares on relative error (o >= 0);
+    without allocator rows e stays 1."""
+    from advisor.errors import AdvisorError
+    from advisor.validate import PRECISIONS, hardware, predict
+
+    res = _ok(bench, "overhead")
+    rows: list[Any] = [r for r in res.rows if r.kind == "overhead" and r.time] if res else []
+    rows = [r for r in rows if r.precision in PRECISIONS]
+    if not rows:  # the probe is what pins the per-operator time
+        return None, None, None
+    alloc = _ok(bench, "allocator")
+    steps = [r for r in alloc.rows if r.kind == "allocator"] if alloc else []
+    rows += [r for r in steps if r.precision in PRECISIONS]
+    one_s = fig(1e6, "probe")  # one second per operator: t(1) - t(0) counts the operators
+    half = fig(0.5, "probe")  # half the efficiency: t - t(e=1) is the work once more
+    design, measured, parts = [], [], []
+    try:
+        hw0 = hardware(catalog, profile)
+        hw_o = hardware(catalog, profile.model_copy(update={"kernel_overhead_us": one_s}))
+        hw_e = hardware(catalog, profile.model_copy(update={"training_efficiency": half}))
+        for r in rows:
+            t0 = predict(r.model, r.precision, hw0).step_time_s
+            ops = predict(r.model, r.precision, hw_o).step_time_s - t0
+            work = predict(r.model, r.precision, hw_e).step_time_s - t0
+            t = r.time.median_s
+            design.append((t0 - work, ops, work))
+            measured.append(t)
+            parts.append(
+                f"{r.model.name} {r.precision} {t * 1e3:.4g} ms measured, model without "
+                f"{t0 * 1e3:.4g} ms ({ops:.0f} operators)"
+            )
+    except AdvisorError as e:
+        return None, None, f"per-operator time not fitted: {e}"
+    rest, ops_n, work = (np.asarray(c, dtype=float) for c in zip(*design, strict=True))
+    t = np.asarray(measured)
+    has_work = any(r.kind == "allocator" for r in rows)
+    a = np.stack([ops_n / t, work / t], axis=1) if has_work else (ops_n / t)[:, None]
+    y = (t - rest) / t if has_work else (t - rest - work) / t
+    sol, *_ = np.linalg.lstsq(a, y, rcond=None)
+    o = float(sol[0])
+    inv_e = float(sol[1]) if has_work else 1.0
+    if o < 0 and has_work:  # no negative fixed time: refit the efficiency alone
+        o = 0.0
+        inv_e = float(np.sum(work / t * y) / np.sum((work / t) ** 2))
+    o = max(0.0, o)
+    detail = "; ".join(parts)
+    per_op = fig(o * 1e6, f"least squares over the benchmarks' training steps: {detail}")
+    eff = None
+    if has_work and inv_e > 0:
+        eff = fig(
+            1.0 / inv_e,
+            "microbenchmark roofline time / in-step time of the same operators, from the same "
+            f"fit: {detail}",
+        )
+    return per_op, eff, None
 
 
 def framework_overhead(bench: BenchFile, fig: _Figures) -> Figure | None:
@@ -353,6 +643,9 @@ def calibrate(
         ("collectives", "link"),
         ("adam", "optimizer efficiency"),
         ("overhead", "framework overhead"),
+        ("attention", "attention curves"),
+        ("elementwise", "elementwise rates"),
+        ("allocator", "allocator slack"),
     ):
         if _ok(bench, name) is None:
             warnings.append(f"no '{name}' results: the profile has no {what}")
@@ -362,6 +655,12 @@ def calibrate(
         f"{env.devices[0].name if env.devices else env.cpu_model}, torch {env.torch_version}, "
         f"{env.threads or '?'} CPU threads, {'quick' if bench.config.quick else 'full'} suite"
     )
+    peak_values = {d: f.value for d, f in acc.peak_tflops.items()}
+    peak_values.update({d: f.value for d, f in peaks.items()})
+    attention, attention_bwd = attention_curves(bench, peak_values, fig)
+    overhead_gb = framework_overhead(bench, fig)
+    opt_eff, opt_tensor = optimizer_efficiency(bench, mem_ref, fig)
+    touch_gbs, touch_min = first_touch(bench, fig)
     profile = DeviceProfile(
         id=f"{acc.id}-local-{day.isoformat()}",
         accelerator=acc.id,
@@ -370,8 +669,23 @@ def calibrate(
         links={"intra_node": link} if link else {},
         peak_tflops=peaks,
         memory_bandwidth_gbs=mem_ref_fig,
-        framework_overhead_gb=framework_overhead(bench, fig),
-        optimizer_bandwidth_efficiency=optimizer_efficiency(bench, mem_ref, fig),
+        framework_overhead_gb=overhead_gb,
+        optimizer_bandwidth_efficiency=opt_eff,
+        attention=attention,
+        attention_backward=attention_bwd,
+        vector_rates=vector_rates(bench, fig),
+        optimizer_tensor_overhead_us=opt_tensor,
+        allocator_slack=allocator_slack(bench, overhead_gb, fig),
+        first_touch_gbs=touch_gbs,
+        first_touch_min_bytes=touch_min,
         notes=note,
     )
+    if matmul:  # the step model needs a matmul curve to predict a training step
+        per_op, eff, why = step_fit(bench, profile, catalog, fig)
+        if why:
+            warnings.append(why)
+        if per_op is not None:
+            profile = profile.model_copy(
+                update={"kernel_overhead_us": per_op, "training_efficiency": eff}
+            )
     return profile, warnings

@@ -100,6 +100,12 @@ def overhead_bytes(hw: Hardware) -> tuple[float, str | None]:
     )
 
 
+def allocator_slack(hw: Hardware) -> float:
+    """The allocator's memory beyond live tensors, as a fraction: measured (profile) or 0."""
+    prof = hw.profile
+    return prof.allocator_slack.value if prof is not None and prof.allocator_slack else 0.0
+
+
 def hardware_device(catalog: Catalog, hw: Hardware) -> DeviceModel:
     return device_model(
         catalog, hw.accelerator, hw.profile, hw.offering, hw.devices_per_node, hw.node_network_gbs
@@ -125,7 +131,8 @@ def search_hardware(
         )
     overhead, _ = overhead_bytes(hw)
     capacity = hw.memory_bytes or 0.0
-    return score(spec, training, plans, dev, capacity, overhead), dev
+    slack = allocator_slack(hw)
+    return score(spec, training, plans, dev, capacity, overhead, allocator_slack=slack), dev
 
 
 def estimate(
@@ -198,6 +205,11 @@ def describe(
     ]
     if overhead_note:
         assumptions.append(overhead_note)
+    if allocator_slack(hw):
+        assumptions.append(
+            f"allocator holds {allocator_slack(hw):.0%} beyond the live tensors "
+            "(measured; under 'other')"
+        )
     if hw.offering is None and hw.devices > hw.devices_per_node:
         assumptions.append(f"devices grouped in nodes of {hw.devices_per_node}")
     if hw.network_note and hw.devices > hw.devices_per_node:

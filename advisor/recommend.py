@@ -21,7 +21,13 @@ from advisor.catalog import Catalog
 from advisor.catalog.schema import DeviceProfile, Offering
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH
 from advisor.errors import AdvisorError, unknown
-from advisor.estimate import CHINCHILLA_TOKENS_PER_PARAM, EstimateOut, describe, overhead_bytes
+from advisor.estimate import (
+    CHINCHILLA_TOKENS_PER_PARAM,
+    EstimateOut,
+    allocator_slack,
+    describe,
+    overhead_bytes,
+)
 from advisor.hardware import Hardware
 from advisor.layout import default_batch_tokens
 from advisor.model.device import device_model
@@ -196,7 +202,10 @@ def recommend(
             continue
         hw0 = Hardware(acc, per_node, per_node, head, prof, bw, None)
         overhead, _ = overhead_bytes(hw0)
-        scored = score(spec, training, plans, dev, acc.memory_bytes, overhead)
+        slack = allocator_slack(hw0)
+        scored = score(
+            spec, training, plans, dev, acc.memory_bytes, overhead, allocator_slack=slack
+        )
         plans_scored += len(plans)
         devs = scored.devices
         per_token = np.where(scored.fits, scored.step_time / scored.tokens_per_step, np.inf)

@@ -17,7 +17,7 @@ import numpy as np
 from advisor.layout import LayoutChoice, divisors
 from advisor.model.device import DeviceModel
 from advisor.model.flops import hardware_flops_per_token, model_flops_per_token
-from advisor.model.memory import activation_memory, model_state_memory
+from advisor.model.memory import activation_memory, autocast, model_state_memory
 from advisor.model.spec import ModelSpec, TrainingSpec
 from advisor.model.time import REC_CODES, Plans, StepTime, step_time
 
@@ -134,11 +134,15 @@ def score(
     grad_bytes: float | None = None,
     flash_attention: bool = True,
     dp_overlap: bool = True,
+    allocator_slack: float = 0.0,
 ) -> Scored:
-    """Memory and step time of every plan in one vectorised pass."""
+    """Memory and step time of every plan in one vectorised pass. `allocator_slack` is
+    memory the allocator holds beyond the live tensors, as a fraction of them (measured
+    by a device's calibration; counted under 'other')."""
     states = model_state_memory(spec, plans, training)
     act = activation_memory(spec, plans, training, rec=plans.rec, flash_attention=flash_attention)
-    other = states.gathered + overhead_bytes
+    tensors = states.weights + states.gradients + states.optimizer + act + states.gathered
+    other = states.gathered + overhead_bytes + allocator_slack * tensors
     total = states.weights + states.gradients + states.optimizer + act + other
     st = step_time(
         spec,
@@ -149,6 +153,7 @@ def score(
         grad_bytes=grad_bytes,
         flash_attention=flash_attention,
         dp_overlap=dp_overlap,
+        autocast=autocast(training),
     )
     t = st.total
     tokens = (plans.m * plans.mb * plans.dp * spec.seq_len).astype(float)

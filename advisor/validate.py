@@ -9,8 +9,9 @@ micro-batch per step, no parallelism and no recomputation. Error is
 (predicted - measured) / measured.
 
 Precisions: fp32, and bf16 under torch.autocast where the device supports it
-(predicted as advisor's `bf16`). Torch is only imported by the training
-workers, never here.
+(predicted as advisor's `bf16` under the `amp` convention: fp32 weights,
+gradients and residual stream, autocast's weight casts, the unfused loss).
+Torch is only imported by the training workers, never here.
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ def predict(shape: GPTShape, precision: str, hw: Any) -> Any:
         precision=PRECISIONS[precision],  # type: ignore[arg-type]
         optimizer="adamw",
         recompute="none",
+        convention="amp",  # the torch.amp recipe benchmarks/training.py follows
     )
     choice = LayoutChoice(
         tp=1, pp=1, vpp=1, sp=False, zero=0, micro_batch=shape.batch, recompute="none"

@@ -10,9 +10,11 @@ from __future__ import annotations
 # name -> (where it runs, what it measures); the suite runs them in this order.
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "storage": ("local", "sequential read of a scratch file, page cache bypassed"),
-    "membw": ("local", "memory bandwidth: STREAM copy and triad; host-device transfer"),
+    "membw": ("local", "memory bandwidth: STREAM copy and triad, fresh allocations; host-device"),
     "matmul": ("local", "matmul TFLOP/s against shape and dtype"),
     "attention": ("local", "naive attention against scaled_dot_product_attention"),
+    "elementwise": ("local", "norm, GELU, softmax cross-entropy and casts as elements per second"),
+    "allocator": ("local", "mid-size training step: peak memory against live tensors, step time"),
     "adam": ("local", "AdamW step (for-loop, foreach, fused) as bytes per second"),
     "amp": ("local", "training step: fp32 against bf16/fp16 autocast"),
     "overhead": ("local", "framework memory overhead of a training process"),

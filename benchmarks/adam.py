@@ -5,7 +5,10 @@ moments and writes the parameter and both moments back: 7·4·P bytes (the
 memory-bound optimizer step of Rajbhandari et al. 2020, §3; the scalar step
 counters are not counted). The parameters are those of small GPTs
 (benchmarks/gpt.py), so the tensor count and sizes, and with them the
-per-tensor cost of the for-loop implementation, are a real model's.
+per-tensor cost of the for-loop implementation, are a real model's;
+they are other shapes than the ones `advisor validate` trains and differ in
+tensor count and size, so that `advisor calibrate` can separate a fixed time
+per tensor from the bandwidth.
 Implementations: the per-tensor for-loop, the multi-tensor `foreach` kernels,
 and `fused` where torch has it for the device; `default_impl` marks what
 `torch.optim.AdamW(params)` picks on its own.
@@ -51,12 +54,12 @@ def shapes(ctx: Context) -> list[GPTShape]:
 
     gpu = ctx.device == "cuda"
     return ctx.size(
-        full=[gpt(4, 256, 4096), gpt(8, 512, 8192), gpt(12, 768, 50304)]
+        full=[gpt(5, 256, 4096), gpt(7, 512, 8192), gpt(10, 768, 50304)]
         if gpu
-        else [gpt(2, 128, 2048), gpt(4, 256, 4096), gpt(6, 384, 8192), gpt(8, 512, 8192)],
-        quick=[gpt(4, 256, 4096), gpt(12, 768, 50304)]
+        else [gpt(1, 128, 1024), gpt(3, 192, 3072), gpt(5, 320, 6144), gpt(7, 448, 8192)],
+        quick=[gpt(5, 256, 4096), gpt(10, 768, 50304)]
         if gpu
-        else [gpt(2, 128, 2048), gpt(4, 256, 4096)],
+        else [gpt(3, 192, 3072), gpt(5, 320, 6144)],
         tiny=[gpt(1, 32, 64)],
     )
 

@@ -58,7 +58,7 @@ def cases(ctx: Context) -> tuple[list[tuple[int, int, int, int]], list[str], lis
         else [(2, 8, s, 64) for s in (128, 256, 512, 1024)],
         quick=[(4, 16, s, 128) for s in (1024, 4096)]
         if gpu
-        else [(2, 4, s, 64) for s in (128, 512)],
+        else [(2, 4, s, 64) for s in (128, 512, 1024)],
         tiny=[(1, 2, 16, 8)],
     )
     dtypes = ["bf16", "fp16"] if gpu else (["fp32", "bf16"] if not ctx.tiny else ["fp32"])

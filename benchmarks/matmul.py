@@ -2,7 +2,7 @@
 
 A (m x k) by (k x n) product is 2·m·n·k FLOPs (Narayanan et al. 2021, §5.1).
 Shapes sweep squares and the tall-skinny products of a transformer layer
-(tokens x hidden by hidden x 4·hidden and back). dtypes: fp32 (tf32 off),
+(tokens x hidden by hidden x 4·hidden and back) with their backward shapes. dtypes: fp32 (tf32 off),
 tf32 (CUDA), bf16, fp16 and fp8 (e4m3 through `torch._scaled_mm`, CUDA
 capability 8.9+), each where the device supports it; and fp32 inputs under
 `torch.autocast` to bf16/fp16, as mixed-precision training runs them (the cast
@@ -29,24 +29,32 @@ TORCH_DTYPES = {
 }
 
 
-def shapes(ctx: Context) -> list[tuple[int, int, int]]:
-    """(m, n, k): squares, then transformer-layer products for a hidden size h."""
+def shapes(ctx: Context, mode: str = "native") -> list[tuple[int, int, int]]:
+    """(m, n, k): squares, then the products of a transformer layer for a hidden size h:
+    forward (tokens x h by h x n for n = 3h, 4h; and back, 4h to h), and each one's
+    backward pair, the input gradient (m, k, n) and the weight gradient (k, n, m), which
+    run at the same FLOPs in other shapes. The autocast mode measures squares only."""
     gpu = ctx.device == "cuda"
     squares = ctx.size(
         full=[64, 128, 256, 512, 1024, 2048, 4096] + ([8192, 16384] if gpu else []),
         quick=[64, 128, 256, 512, 1024, 2048] + ([4096, 8192] if gpu else []),
         tiny=[32, 64],
     )
-    h, tokens = ctx.size(
-        full=(4096 if gpu else 1024, [2048, 8192] if gpu else [512, 2048]),
-        quick=(4096 if gpu else 512, [8192] if gpu else [1024]),
-        tiny=(32, [64]),
+    layers: list[tuple[int, int]] = ctx.size(  # (hidden, tokens)
+        full=[(4096, 2048), (4096, 8192)] if gpu else [(256, 2048), (512, 2048), (1024, 512)],
+        quick=[(4096, 8192)] if gpu else [(256, 2048), (512, 1024)],
+        tiny=[(32, 64)],
     )
-    layer = [(t, n, k) for t in tokens for n, k in ((3 * h, h), (4 * h, h), (h, 4 * h))]
-    return [(s, s, s) for s in squares] + layer
+    out = [(s, s, s) for s in squares]
+    if mode != "native":
+        return out
+    for h, t in layers:
+        for n, k in ((3 * h, h), (4 * h, h), (h, 4 * h)):
+            out += [(t, n, k), (t, k, n), (k, n, t)]
+    return out
 
 
-def supported(device: str) -> list[tuple[str, str]]:
+def supported(device: str, quick: bool = False) -> list[tuple[str, str]]:
     """(dtype, mode) pairs this device runs."""
     if device == "cuda":
         pairs = [("fp32", "native"), ("tf32", "native"), ("bf16", "native"), ("fp16", "native")]
@@ -55,6 +63,8 @@ def supported(device: str) -> list[tuple[str, str]]:
         return [*pairs, ("bf16", "autocast"), ("fp16", "autocast")]
     if device == "mps":
         return [("fp32", "native"), ("fp16", "native"), ("bf16", "native")]
+    if quick:  # what a CPU trains in; fp16 (no fast CPU kernels) only in the full sweep
+        return [("fp32", "native"), ("bf16", "native"), ("bf16", "autocast")]
     return [("fp32", "native"), ("bf16", "native"), ("fp16", "native"), ("bf16", "autocast")]
 
 
@@ -89,9 +99,9 @@ def _tf32(enabled: bool) -> None:
 def run(ctx: Context) -> Outcome:
     out = Outcome()
     best: dict[str, MatmulRow] = {}
-    for dtype, mode in supported(ctx.device):
+    for dtype, mode in supported(ctx.device, ctx.quick):
         _tf32(dtype == "tf32")
-        for m, n, k in shapes(ctx):
+        for m, n, k in shapes(ctx, mode):
             if dtype == "fp8" and (m % 16 or n % 16 or k % 16):
                 continue
             try:

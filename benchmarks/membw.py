@@ -4,7 +4,13 @@ Bytes are counted as STREAM counts them (McCalpin, "STREAM: Sustainable Memory
 Bandwidth in High Performance Computers", www.cs.virginia.edu/stream): copy
 b = a moves 2·N elements, triad a = b + s·c moves 3·N (write-allocate traffic
 is not counted). Sizes sweep from cache-resident to well beyond the last-level
-cache, so the curve shows both. With an accelerator, host-to-device and
+cache, so the curve shows both. `fill` writes N elements into an existing
+tensor; `alloc` allocates a fresh tensor, fills it and frees it, as a training
+step does with every activation: where the allocator hands large blocks back
+to the operating system (glibc's malloc above its mmap threshold) every such
+allocation is mapped fresh and its first write page-faults, so `alloc` runs
+far slower than `fill` above some size; a caching allocator (CUDA's) shows no
+difference. With an accelerator, host-to-device and
 device-to-host copies of pinned host memory move N elements each.
 """
 
@@ -39,6 +45,8 @@ def run(ctx: Context) -> Outcome:
         kernels = {
             "copy": (lambda a=a, b=b: b.copy_(a), 2),
             "triad": (lambda a=a, b=b, c=c: torch.add(b, c, alpha=3.0, out=a), 3),
+            "fill": (lambda a=a: a.fill_(1.0), 1),
+            "alloc": (lambda n=n: torch.empty(n, device=dev).fill_(1.0), 1),
         }
         for kernel, (fn, arrays) in kernels.items():
             stats = ctx.measure(fn)
@@ -57,6 +65,7 @@ def run(ctx: Context) -> Outcome:
         if dev in ("cuda", "mps"):
             out.rows += transfers(ctx, n)
     big = [r for r in out.rows if r.kernel in ("copy", "triad")]
+    out.notes.append("fill and alloc move N elements (one write); alloc includes allocating")
     best = max(big, key=lambda r: r.gbs)
     out.notes.append(f"best {best.kernel}: {best.gbs:.4g} GB/s at {best.bytes_moved:.3g} bytes")
     return out

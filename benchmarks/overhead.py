@@ -7,7 +7,10 @@ megabyte) is trained for a few steps in a fresh process
 is the framework's own memory: lazily imported modules and kernels, thread
 pools, allocator slack and, on a GPU, the CUDA context and library
 workspaces. It does not grow with the model, so the device profile carries it
-as `framework_overhead_gb`.
+as `framework_overhead_gb`. The probe's step time, which is almost all the
+fixed cost of its operators, is recorded too (`advisor calibrate` fits a
+per-operator time from it); the probe is smaller than any shape
+`advisor validate` trains.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ def run(ctx: Context) -> Outcome:
         if not autocast_supported(ctx.device, precision):
             continue
         req = TrainRequest(
-            model=PROBE, precision=precision, device=ctx.device, steps=3, threads=ctx.threads
-        )
+            model=PROBE, precision=precision, device=ctx.device, steps=9, warmup=3,
+            threads=ctx.threads,
+        )  # fmt: skip
         m = run_in_subprocess(req, timeout_s=300)
         tensors = float(STATE_BYTES_PER_PARAM * m.params)
         out.rows.append(
@@ -44,6 +48,8 @@ def run(ctx: Context) -> Outcome:
                 peak_bytes=m.peak_bytes,
                 tensor_bytes=tensors,
                 overhead_bytes=max(0.0, m.peak_bytes - tensors),
+                tokens=m.tokens,
+                time=m.time,
             )
         )
         out.notes.append(f"{precision}: peak = {m.peak_method}")

@@ -110,12 +110,33 @@ class TrainStepRow(Record):
     loss: float
 
 
+class VectorRow(Record):
+    """One elementwise operator over `elements` values (benchmarks/elementwise.py)."""
+
+    kind: Literal["vector"] = "vector"
+    op: Literal["norm", "activation", "softmax", "cast"] = Field(
+        description="norm: layer_norm; activation: gelu; softmax: cross_entropy over rows; "
+        "cast: conversion between fp32 and `dtype`."
+    )
+    impl: str = Field(description="The torch call measured.")
+    dtype: str = Field(description="dtype the operator runs in (for cast: the other side).")
+    direction: Literal["forward", "forward_backward"]
+    rows: int
+    width: int
+    elements: int = Field(description="rows x width")
+    time: Stats
+    gelems: float = Field(description="elements / median time / 1e9")
+
+
 class BandwidthRow(Record):
     kind: Literal["bandwidth"] = "bandwidth"
-    kernel: Literal["copy", "triad", "h2d", "d2h"]
+    kernel: Literal["copy", "triad", "fill", "alloc", "h2d", "d2h"]
     dtype: str
     elements: int
-    bytes_moved: float = Field(description="STREAM counting: copy 2N, triad 3N, transfer N.")
+    bytes_moved: float = Field(
+        description="STREAM counting: copy 2N, triad 3N; fill, alloc (fresh tensor) and "
+        "transfers N."
+    )
     pinned: bool | None = None
     time: Stats
     gbs: float
@@ -170,6 +191,26 @@ class OverheadRow(Record):
     peak_bytes: float = Field(description="Peak memory during training steps, above baseline.")
     tensor_bytes: float = Field(description="Weights, gradients and AdamW moments: 16/param.")
     overhead_bytes: float = Field(description="peak - tensors: the framework's own memory.")
+    tokens: int | None = Field(default=None, description="Tokens per training step.")
+    time: Stats | None = Field(
+        default=None, description="Step time of the probe: almost all fixed per-operator cost."
+    )
+
+
+class AllocatorRow(Record):
+    """Peak memory against peak live tensors of a mid-size training process."""
+
+    kind: Literal["allocator"] = "allocator"
+    device: str
+    precision: str = "fp32"
+    model: GPTShape
+    params: int
+    peak_bytes: float = Field(description="Peak memory during training steps, above baseline.")
+    allocated_bytes: float = Field(
+        description="Peak bytes of live tensors in one step (CUDA: max_memory_allocated; "
+        "CPU: the profiler's allocation events)."
+    )
+    time: Stats
 
 
 Row = Annotated[
@@ -181,7 +222,9 @@ Row = Annotated[
     | CollectiveRow
     | DistTrainRow
     | StorageRow
-    | OverheadRow,
+    | OverheadRow
+    | VectorRow
+    | AllocatorRow,
     Field(discriminator="kind"),
 ]
 
@@ -196,6 +239,11 @@ class TrainRequest(Record):
     warmup: int = Field(default=2, ge=1, description="The first step allocates AdamW state.")
     threads: int | None = None
     seed: int = 0
+    live_peak: bool = Field(
+        default=False,
+        description="CPU: after the timed steps, profile one more step for its peak live "
+        "tensor bytes (`peak_allocated_bytes`).",
+    )
 
 
 class TrainMeasurement(Record):
@@ -216,7 +264,9 @@ class TrainMeasurement(Record):
     peak_bytes: float = Field(description="Peak memory during training, above baseline.")
     peak_method: str
     peak_allocated_bytes: float | None = Field(
-        default=None, description="CUDA: torch.cuda.max_memory_allocated."
+        default=None,
+        description="Peak live tensor bytes: CUDA torch.cuda.max_memory_allocated; CPU (with "
+        "live_peak) the profiler's allocation events over one step.",
     )
     threads: int | None = None
     loss_first: float

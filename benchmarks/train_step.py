@@ -6,6 +6,8 @@ what makes the peak honest: on CPU the peak resident set (Linux VmHWM, reset
 through /proc/self/clear_refs right after `import torch`) minus the resident
 set at that moment is the memory training needed, framework work buffers and
 allocator slack included; nothing an earlier benchmark allocated is in it.
+With `live_peak`, one more step runs under the profiler afterwards for the
+peak bytes of live tensors alone (what the allocator slack is measured against).
 `run_in_subprocess` is the launching side and imports no torch.
 """
 
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from benchmarks.results import TrainMeasurement, TrainRequest, write_record
 
@@ -59,6 +62,47 @@ def peak_rss_bytes() -> float:
         return hwm
     scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
     return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale)
+
+
+def _storage_bytes(tensors: list[Any]) -> float:
+    """Bytes of the distinct storages behind `tensors`."""
+    seen: dict[int, int] = {}
+    for t in tensors:
+        st = t.untyped_storage()
+        seen[st.data_ptr()] = st.nbytes()
+    return float(sum(seen.values()))
+
+
+def live_peak_bytes(step: Any) -> float | None:
+    """Peak bytes of live tensors over one more training step on CPU: what is alive when
+    it starts (weights, optimizer state, the batch; gradients were set to None) plus the
+    highest running sum of the profiler's allocation events during it. None where the
+    profiler does not report allocations."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    model, opt = step.model, step.opt
+    alive = [*model.parameters(), step.x, step.y]
+    alive += [v for state in opt.state.values() for v in state.values() if torch.is_tensor(v)]
+    static = _storage_bytes(alive)
+    try:
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            step()
+        events = prof.profiler.kineto_results.events()  # type: ignore[union-attr]
+        deltas = sorted(
+            (e.start_ns(), e.nbytes())
+            for e in events
+            if e.name() == "[memory]" and str(e.device_type()).endswith("CPU")
+        )
+    except (AttributeError, RuntimeError):  # profiler internals differ in this torch
+        return None
+    if not deltas:
+        return None
+    running = peak = 0
+    for _, n in deltas:
+        running += n
+        peak = max(peak, running)
+    return static + float(peak)
 
 
 def measure_training(req: TrainRequest) -> TrainMeasurement:
@@ -103,6 +147,8 @@ def measure_training(req: TrainRequest) -> TrainMeasurement:
     else:
         peak = peak_rss_bytes() - baseline
         method = "VmHWM - VmRSS after import torch" if reset else "ru_maxrss - RSS after import"
+        if req.live_peak:  # after the peak is read: the profiler's own memory is not in it
+            allocated = live_peak_bytes(step)
     return TrainMeasurement(
         request=req,
         params=param_count(model),

@@ -34,7 +34,12 @@ def test_bench_then_calibrate_end_to_end(cli, tmp_path: Path) -> None:  # type: 
     assert p.links["intra_node"].bus_bandwidth_gbs.value > 0
     assert p.optimizer_bandwidth_efficiency is not None
     assert p.framework_overhead_gb is not None and p.framework_overhead_gb.value > 0
-    assert "matmul fp32" in r.out
+    # What the CPU step model needs beyond matmuls, from the same run.
+    assert "fp32" in p.attention and "fp32" in p.attention_backward
+    assert p.vector_rates["fp32"].norm is not None
+    assert p.kernel_overhead_us is not None and p.optimizer_tensor_overhead_us is None  # one size
+    assert p.allocator_slack is not None
+    assert "matmul fp32" in r.out and "per-operator time" in r.out
 
 
 def test_unwritable_out_fails_before_any_benchmark(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

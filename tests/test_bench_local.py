@@ -75,10 +75,48 @@ def test_amp(ctx: Context) -> None:
 def test_membw(ctx: Context) -> None:
     r = _run("membw", ctx)
     kernels = {row.kernel for row in r.rows}
-    assert kernels == {"copy", "triad"}
+    assert kernels == {"copy", "triad", "fill", "alloc"}
     for row in r.rows:
-        per = 2 if row.kernel == "copy" else 3
+        per = {"copy": 2, "triad": 3, "fill": 1, "alloc": 1}[row.kernel]
         assert row.bytes_moved == per * 4 * row.elements
+
+
+def test_elementwise(ctx: Context) -> None:
+    r = _run("elementwise", ctx)
+    assert {row.op for row in r.rows} == {"norm", "activation", "softmax"}  # fp32 only when tiny
+    for row in r.rows:
+        assert row.elements == row.rows * row.width
+        assert row.direction == "forward_backward"
+        assert row.gelems == pytest.approx(row.elements / row.time.median_s / 1e9)
+
+
+def test_elementwise_casts_in_bf16(ctx: Context) -> None:
+    from benchmarks.elementwise import _casts
+
+    for impl, fn in _casts("bf16", 4096, "cpu"):
+        assert "bf16" in impl and fn().numel() == 4096
+
+
+def test_allocator_peak_above_live_tensors(ctx: Context) -> None:
+    r = _run("allocator", ctx)
+    (row,) = r.rows
+    assert 0 < row.allocated_bytes < row.peak_bytes  # the process holds more than its tensors
+    assert row.params > 0 and row.time.repeats == 5
+
+
+def test_live_peak_counts_what_one_step_allocates() -> None:
+    from benchmarks.gpt import GPT, batch
+    from benchmarks.train_step import live_peak_bytes
+    from benchmarks.training import TrainStep
+
+    torch.manual_seed(0)
+    model = GPT(TINY)
+    x, y = batch(TINY, "cpu")
+    step = TrainStep(model, x, y, "fp32", "cpu")
+    step()  # AdamW state exists from here on
+    peak = live_peak_bytes(step)
+    params = sum(p.numel() for p in model.parameters())
+    assert peak is not None and peak > 12 * params  # weights, moments, and the step's tensors
 
 
 def test_storage(ctx: Context, tmp_path: Path) -> None:
@@ -90,10 +128,13 @@ def test_storage(ctx: Context, tmp_path: Path) -> None:
 
 
 def test_overhead(ctx: Context) -> None:
+    from benchmarks.overhead import PROBE
+
     r = _run("overhead", ctx)
     for row in r.rows:
         assert row.peak_bytes > 0
         assert row.overhead_bytes == pytest.approx(max(0.0, row.peak_bytes - row.tensor_bytes))
+        assert row.time is not None and row.tokens == PROBE.batch * PROBE.seq_len
 
 
 def test_failing_benchmark_is_recorded_not_raised(

@@ -26,6 +26,8 @@ from advisor.errors import DataError
 from benchmarks.collectives import bus_factor
 from benchmarks.harness import summarize
 from benchmarks.results import (
+    AllocatorRow,
+    AttentionRow,
     BandwidthRow,
     BenchFile,
     BenchResult,
@@ -37,6 +39,7 @@ from benchmarks.results import (
     OptimizerRow,
     OverheadRow,
     RunConfig,
+    VectorRow,
     write_record,
 )
 from tests.conftest import assert_user_error
@@ -102,6 +105,43 @@ def env(device: str, devices: list[DeviceInfo] | None = None) -> Environment:
     )  # fmt: skip
 
 
+ATT_FWD = {1024: 0.3, 4096: 0.6}  # sdpa forward efficiency by sequence length
+ATT_BWD = {1024: 0.2, 4096: 0.4}
+RATE, LAUNCH = 100e9, 5e-6  # elementwise: t = LAUNCH + (1 + b)·elements / RATE
+SLACK = 0.25
+
+
+def attention_rows(dtype: str, peak_tflops: float) -> list[AttentionRow]:
+    """Causal sdpa rows at (4, 16, s, 128) whose efficiencies are ATT_FWD / ATT_BWD."""
+    rows = []
+    for s, e in ATT_FWD.items():
+        flops = 4.0 * 4 * 16 * s * s * 128 * 0.5
+        t_f = flops / (e * peak_tflops * 1e12)
+        t_fb = t_f + 2 * flops / (ATT_BWD[s] * peak_tflops * 1e12)
+        for direction, t, f in (("forward", t_f, flops), ("forward_backward", t_fb, 3 * flops)):
+            rows.append(
+                AttentionRow(impl="sdpa", direction=direction, causal=True, dtype=dtype, batch=4,
+                             heads=16, seq_len=s, head_dim=128, flops=f, time=stats(t),
+                             tflops=f / t / 1e12)
+            )  # fmt: skip
+    return rows
+
+
+def vector_rows(dtype: str) -> list[VectorRow]:
+    rows = []
+    for n in (2**20, 2**24):
+        for op, mult in (("norm", 3), ("activation", 3), ("softmax", 2), ("cast", 1)):
+            if (op == "softmax") != (dtype == "fp32") and op in ("softmax", "cast"):
+                continue  # the loss is fp32; casts belong to the low-precision dtype
+            t = LAUNCH + mult * n / RATE
+            rows.append(
+                VectorRow(op=op, impl=op, dtype=dtype,
+                          direction="forward" if op == "cast" else "forward_backward",
+                          rows=n // 1024, width=1024, elements=n, time=stats(t), gelems=n / t / 1e9)
+            )  # fmt: skip
+    return rows
+
+
 def gpu_bench() -> BenchFile:
     adam = [
         OptimizerRow(optimizer="adamw", impl=impl, default_impl=impl == "foreach",
@@ -125,6 +165,12 @@ def gpu_bench() -> BenchFile:
             result("collectives", collective_rows("nccl", 8)),
             result("adam", adam),
             result("overhead", overhead),
+            result("attention", attention_rows("bf16", H100_BF16_TFLOPS)),
+            result("elementwise", vector_rows("fp32") + vector_rows("bf16")),
+            result("allocator", [
+                AllocatorRow(device="cuda", model=shape, params=100, allocated_bytes=4e9,
+                             peak_bytes=0.6e9 + (1 + SLACK) * 4e9, time=stats(0.1))
+            ]),
         ],
     )  # fmt: skip
 
@@ -181,6 +227,21 @@ def test_gpu_profile_has_the_known_answers() -> None:
     assert link.latency_us.value == pytest.approx(LATENCY_S * 1e6, rel=1e-6)
     assert profile.optimizer_bandwidth_efficiency.value == pytest.approx(1675.0 / hbm)
     assert profile.framework_overhead_gb.value == pytest.approx(0.6)  # the larger probe
+    # Attention, indexed by forward FLOPs per sequence and head, against the matmul peak.
+    att, att_b = profile.attention["bf16"], profile.attention_backward["bf16"]
+    per_head = [4.0 * s * s * 128 * 0.5 for s in ATT_FWD]
+    assert [pt[0] for pt in att.points] == pytest.approx(per_head)
+    assert [pt[1] for pt in att.points] == pytest.approx(list(ATT_FWD.values()), rel=1e-4)
+    assert [pt[1] for pt in att_b.points] == pytest.approx(list(ATT_BWD.values()), rel=1e-4)
+    for dtype, ops in (("fp32", ("norm", "activation", "softmax")), ("bf16", ("norm", "cast"))):
+        rates = profile.vector_rates[dtype]
+        for op in ops:
+            assert getattr(rates, op).value == pytest.approx(RATE / 1e9, rel=1e-4), (dtype, op)
+    assert profile.vector_rates["bf16"].softmax is None
+    assert profile.allocator_slack.value == pytest.approx(SLACK)
+    assert profile.kernel_overhead_us is None  # the probe rows carry no step time
+    assert profile.training_efficiency is None  # and without them nothing is fitted
+    assert profile.first_touch_gbs is None  # no alloc rows: nothing measured
     for fig in (bf16.max_efficiency, link.bus_bandwidth_gbs, profile.framework_overhead_gb):
         assert fig.source == SOURCE and "gpu.json" in (fig.note or "")
         assert fig.as_of == DAY.date()
@@ -285,3 +346,105 @@ def test_cli_calibrate_user_errors(cli, tmp_path: Path) -> None:  # type: ignore
     assert_user_error(r, 1, "bench.json", "created")
     r = cli("calibrate", tmp_path / "missing.json", "--out", tmp_path / "p.json")
     assert_user_error(r, 1, "not found")
+
+
+def test_optimizer_fit_separates_a_per_tensor_time() -> None:
+    from advisor.calibrate import fit_count_and_rate
+
+    c, bw = 20e-6, 10e9
+    tensors, nbytes = [40, 64, 88], [28.0 * 2e6, 28.0 * 8e6, 28.0 * 2.5e7]
+    got = fit_count_and_rate(
+        tensors, nbytes, [c * n + x / bw for n, x in zip(tensors, nbytes, strict=True)]
+    )
+    assert got == pytest.approx((c, bw), rel=1e-9)
+    with pytest.raises(ValueError):
+        fit_count_and_rate([10, 20], [1.0, 2.0], [1e-3, 2e-3])  # counts and sizes in proportion
+
+
+def cpu_bench(probe_s: float) -> BenchFile:
+    """A CPU run with everything the step model uses, and a probe step of `probe_s`."""
+    from benchmarks.overhead import PROBE
+
+    fill_gbs, fresh_gbs, fresh_from = 50.0, 5.0, 2**23
+    membw = []
+    for n in (2**14, 2**17, 2**20, 2**23, 2**25):
+        t_fill = 4.0 * n / fill_gbs / 1e9
+        t_alloc = t_fill + (4.0 * n / fresh_gbs / 1e9 if n >= fresh_from else 0.1 * t_fill)
+        for kernel, t in (("copy", 2 * t_fill), ("fill", t_fill), ("alloc", t_alloc)):
+            moved = (2 if kernel == "copy" else 1) * 4.0 * n
+            membw.append(BandwidthRow(kernel=kernel, dtype="fp32", elements=n, bytes_moved=moved,
+                                      time=stats(t), gbs=moved / t / 1e9))  # fmt: skip
+    adam = []
+    for tensors, params in ((40, 2_000_000), (64, 8_000_000)):
+        t = 20e-6 * tensors + 28.0 * params / 10e9
+        adam.append(OptimizerRow(optimizer="adamw", impl="for-loop", default_impl=True,
+                                 params=params, tensors=tensors, bytes_moved=28.0 * params,
+                                 time=stats(t), gbs=28.0 * params / t / 1e9))  # fmt: skip
+    overhead = [OverheadRow(device="cpu", precision="fp32", model=PROBE, params=30_000,
+                            baseline_bytes=0, peak_bytes=1e8, tensor_bytes=16 * 30_000,
+                            overhead_bytes=1e8 - 16 * 30_000, tokens=64, time=stats(probe_s))]  # fmt: skip
+    return BenchFile(
+        created=DAY,
+        config=RunConfig(quick=True, device="cpu", nproc=2, threads=2),
+        env=env("cpu"),
+        results=[
+            result("membw", membw),
+            result("matmul", matmul_rows("fp32", 0.2, {64: 0.05, 512: 0.5, 2048: 0.8})),
+            result("adam", adam),
+            result("overhead", overhead),
+            result("attention", attention_rows("fp32", 0.2)),
+            result("elementwise", vector_rows("fp32")),
+        ],
+    )
+
+
+def test_cpu_step_figures_recover_their_answers() -> None:
+    import advisor.validate as v
+    from benchmarks.overhead import PROBE
+
+    cat = load_catalog()
+    profile, _ = calibrate(cpu_bench(probe_s=5e-3), cat, "cpu.json")
+    assert profile.optimizer_tensor_overhead_us.value == pytest.approx(20.0, rel=1e-6)
+    ref = profile.memory_bandwidth_gbs.value
+    assert profile.optimizer_bandwidth_efficiency.value == pytest.approx(10.0 / ref, rel=1e-6)
+    assert profile.first_touch_gbs.value == pytest.approx(5.0, rel=1e-6)
+    assert profile.first_touch_min_bytes.value == 4.0 * 2**23
+    # The per-operator time makes the model reproduce the probe's measured step.
+    assert profile.kernel_overhead_us is not None and profile.kernel_overhead_us.value > 0
+    probe = v.predict(PROBE, "fp32", v.hardware(cat, profile)).step_time_s
+    assert probe == pytest.approx(5e-3, rel=1e-3)
+    # A probe already slower in the model than measured gets no negative overhead.
+    fast, _ = calibrate(cpu_bench(probe_s=1e-7), cat, "cpu.json")
+    assert fast.kernel_overhead_us.value == 0.0
+
+
+def test_training_steps_give_per_operator_time_and_training_efficiency() -> None:
+    import advisor.validate as v
+    from benchmarks.allocator import shapes
+    from benchmarks.harness import Context, quick_context
+    from benchmarks.overhead import PROBE
+
+    cat = load_catalog()
+    base, _ = calibrate(cpu_bench(probe_s=5e-3), cat, "cpu.json")
+    assert base.training_efficiency is None  # no allocator step to compare with
+    fig = base.kernel_overhead_us.model_copy(update={"value": 30.0})
+    truth = base.model_copy(
+        update={
+            "kernel_overhead_us": fig,
+            "training_efficiency": fig.model_copy(update={"value": 0.8}),
+        }
+    )
+    hw = v.hardware(cat, truth)
+    (shape,) = shapes(quick_context(Context(device="cpu", quick=True)))
+    t_probe = v.predict(PROBE, "fp32", hw).step_time_s
+    t_step = v.predict(shape, "fp32", hw).step_time_s
+    bench = cpu_bench(probe_s=t_probe)
+    bench.results.append(
+        result("allocator", [
+            AllocatorRow(device="cpu", model=shape, params=1, allocated_bytes=3e8,
+                         peak_bytes=4e8, time=stats(t_step))
+        ])
+    )  # fmt: skip
+    got, _ = calibrate(bench, cat, "cpu.json")
+    assert got.kernel_overhead_us.value == pytest.approx(30.0, rel=1e-3)
+    assert got.training_efficiency.value == pytest.approx(0.8, rel=1e-3)

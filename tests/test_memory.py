@@ -237,3 +237,64 @@ def test_activations_scale_with_micro_batch_and_fp32() -> None:
     fp32 = activation_bytes_per_layer(spec, 1, 1, False, "none", 4)
     assert one < fp32 < 2 * one  # 1-byte dropout masks do not double
     assert math.isfinite(fp32)
+
+
+# --- PyTorch autocast (amp) and the unfused loss ---------------------------------------------
+
+
+def test_amp_states_are_fp32_with_a_weight_cast_cache() -> None:
+    spec = preset("llama-2-7b")
+    c = count_params(spec)
+    amp = model_state_memory(spec, ParallelPlan(), TrainingSpec(precision="bf16", convention="amp"))
+    cast = c.layers * (c.attention + c.mlp_expert) + c.vocab_hidden  # what linear layers use
+    assert amp.weights == pytest.approx(4 * c.total + 2 * cast)
+    assert amp.gradients == pytest.approx(4 * c.total)
+    assert amp.optimizer == pytest.approx(8 * c.total)  # moments only: the weights are the master
+    fp32 = model_state_memory(
+        spec, ParallelPlan(), TrainingSpec(precision="fp32", convention="amp")
+    )
+    assert fp32.total == pytest.approx(16 * c.total)  # no autocast, no casts
+
+
+def test_amp_keeps_the_residual_stream_in_fp32() -> None:
+    spec = gpt()  # dropout masks are 1 byte either way
+    bf16 = activation_bytes_per_layer(spec, 1, 1, False, "selective", 2)
+    amp = activation_bytes_per_layer(spec, 1, 1, False, "selective", 2, residual_elem=4)
+    assert amp - bf16 == pytest.approx(2 * 2 * S * H)  # two norm inputs, 2 more bytes each
+
+
+def test_unfused_loss_holds_three_fp32_logit_tensors() -> None:
+    spec = gpt(tied_embeddings=True)
+    plan = ParallelPlan(micro_batch=2)
+    tr = TrainingSpec(precision="bf16", recompute="selective")
+    mega = activation_memory(spec, plan, tr.model_copy(update={"convention": "megatron"}))
+    torch_loss = activation_memory(spec, plan, tr)
+    sbv = S * 2 * spec.vocab
+    # Megatron: 4·s·b·h·(1 + V/h); PyTorch: final-norm and output-layer inputs + 3 x 4·s·b·V.
+    assert torch_loss - mega == pytest.approx(
+        12 * sbv + 2 * 2 * S * 2 * H - 4 * S * 2 * H - 4 * sbv
+    )
+
+
+# Peak live tensor bytes of benchmarks/gpt.py's GPT in one training step on this CPU build of
+# torch 2.13 (benchmarks.train_step.live_peak_bytes): at the start of backward, no gradients
+# exist yet, so the model's weights + optimizer + activations are the peak.
+TORCH_LIVE_PEAK_MIB = {
+    ("gpt-4L-256", "fp32"): 163.06,
+    ("gpt-4L-256", "bf16-autocast"): 142.56,
+    ("gpt-8L-512", "fp32"): 1765.22,
+    ("gpt-8L-512", "bf16-autocast"): 1369.22,
+}
+
+
+@pytest.mark.parametrize(("name", "precision"), list(TORCH_LIVE_PEAK_MIB))
+def test_amp_accounting_matches_torch_live_tensors(name: str, precision: str) -> None:
+    import advisor.validate as v
+
+    shape = next(s for s in v.CPU_CONFIGS if s.name == name)
+    spec = v.model_spec(shape)
+    plan = ParallelPlan(micro_batch=shape.batch)
+    tr = TrainingSpec(precision=v.PRECISIONS[precision], convention="amp", recompute="selective")
+    states = model_state_memory(spec, plan, tr)
+    peak = states.weights + states.optimizer + activation_memory(spec, plan, tr)
+    assert peak / 2**20 == pytest.approx(TORCH_LIVE_PEAK_MIB[(name, precision)], rel=0.01)

@@ -114,3 +114,97 @@ def test_search_best_beats_every_other_fitting_plan(dev) -> None:
     per_token = sc.step_time / sc.tokens_per_step
     assert i is not None and sc.fits[i]
     assert np.all(per_token[sc.fits] >= per_token[i] - 1e-15)
+
+
+# --- What a device's own calibration adds (used only where a profile gives it) -------------
+
+
+def _with(dev, **kw):  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    return dataclasses.replace(dev, **kw)
+
+
+def test_gpu_profiles_carry_no_calibration_extras(dev) -> None:
+    assert dev.attention == {} and dev.vector_rates == {} and dev.kernel_overhead == 0.0
+    assert dev.optimizer_tensor_overhead == 0.0 and dev.first_touch_bandwidth == 0.0
+
+
+def test_vector_ops_are_the_slower_of_bytes_and_arithmetic(dev) -> None:
+    from advisor.model.ops import block_ops
+    from advisor.model.time import _op_time
+
+    spec = preset("gpt3-1.3b")
+    norm = next(op for op in block_ops(spec, b=4.0) if op.name == "norm_attn")
+    tp = np.array([1.0])
+    bytes_only = float(_op_time(norm, dev, "bf16", tp)[1][0])
+    slow = _with(dev, vector_rates={"bf16": {"norm": 1e9}}, kernel_overhead=1e-5)
+    t = float(_op_time(norm, slow, "bf16", tp)[1][0])
+    assert t == pytest.approx(max(bytes_only, norm.elements / 1e9) + 1e-5)
+    fast = _with(dev, vector_rates={"bf16": {"norm": 1e18}})
+    assert float(_op_time(norm, fast, "bf16", tp)[1][0]) == pytest.approx(bytes_only)
+
+
+def test_kernel_overhead_adds_a_fixed_time_per_operator(dev) -> None:
+    spec = preset("gpt3-1.3b")
+    plans = Plans.of(dp=1, tp=1, pp=1, vpp=1, sp=0, zero=0, mb=1, m=1, rec=0)
+    base = step_time(spec, plans, dev, "bf16").total[0]
+    one = step_time(spec, plans, _with(dev, kernel_overhead=1e-3), "bf16").total[0]
+    two = step_time(spec, plans, _with(dev, kernel_overhead=2e-3), "bf16").total[0]
+    ops = (one - base) / 1e-3
+    assert two - base == pytest.approx(2 * (one - base))
+    # Per block 12 forward kernels (4 matmuls, 3 attention-core ops, 5 vector ops), each
+    # run three times (forward and two backward) plus flash attention's backward rerun of
+    # half the core's two matmuls; the head's 3 ops, 7 times in all (matmul 3x, vector 2x).
+    assert ops == pytest.approx(spec.layers * (3 * 12 + 1) + 7, rel=1e-9)
+
+
+def test_measured_attention_replaces_the_core_roofline(dev) -> None:
+    from advisor.model.device import EfficiencyCurve
+
+    spec = preset("gpt3-1.3b")
+    plans = Plans.of(dp=1, tp=1, pp=1, vpp=1, sp=0, zero=0, mb=1, m=1, rec=0)
+
+    def compute(e: float) -> float:
+        curves = {"attention": {"bf16": EfficiencyCurve(e)},
+                  "attention_backward": {"bf16": EfficiencyCurve(e)}}  # fmt: skip
+        return float(step_time(spec, plans, _with(dev, **curves), "bf16").compute[0])
+
+    core = 4.0 * spec.seq_len**2 * spec.hidden * 0.5  # causal forward FLOPs, one sequence
+    # Forward F at efficiency e, backward 2F: halving e adds 3F / (peak x e) per layer.
+    expected = spec.layers * 3 * core / (dev.peak("bf16") * 0.5)
+    assert compute(0.25) - compute(0.5) == pytest.approx(expected, rel=1e-9)
+
+
+def test_autocast_adds_casts_and_keeps_fp32_state(dev) -> None:
+    spec = preset("gpt3-1.3b")
+    plans = Plans.of(dp=8, tp=1, pp=1, vpp=1, sp=0, zero=0, mb=1, m=1, rec=0)
+    plain = step_time(spec, plans, dev, "bf16")
+    amp = step_time(spec, plans, dev, "bf16", autocast=True)
+    assert amp.memory_bound[0] > plain.memory_bound[0]  # casts, fp32 norms and residuals
+    assert amp.compute[0] == pytest.approx(plain.compute[0])  # the matmuls are the same
+    assert amp.dp_comm_total[0] == pytest.approx(2 * plain.dp_comm_total[0])  # fp32 gradients
+    fp32 = step_time(spec, plans, dev, "fp32", autocast=True)
+    assert fp32.total[0] == pytest.approx(step_time(spec, plans, dev, "fp32").total[0])
+
+
+def test_first_touch_costs_only_tensors_the_allocator_maps_fresh(dev) -> None:
+    spec = preset("gpt3-1.3b")
+    plans = Plans.of(dp=1, tp=1, pp=1, vpp=1, sp=0, zero=0, mb=4, m=1, rec=0)
+    base = step_time(spec, plans, dev, "bf16").total[0]
+    never = _with(dev, first_touch_bandwidth=1e9, first_touch_min_bytes=1e15)
+    assert step_time(spec, plans, never, "bf16").total[0] == pytest.approx(base)
+    logits = _with(dev, first_touch_bandwidth=1e9, first_touch_min_bytes=2.0 * 4 * 2048 * 50000)
+    extra = step_time(spec, plans, logits, "bf16").total[0] - base
+    v = 4 * 2048 * spec.vocab  # tokens x vocab: only the logit tensors are that large
+    assert extra == pytest.approx((2 * 2 * v + 4 * 2 * v) / 1e9)
+
+
+def test_training_efficiency_divides_the_operators_time(dev) -> None:
+    spec = preset("gpt3-1.3b")
+    plans = Plans.of(dp=1, tp=1, pp=1, vpp=1, sp=0, zero=0, mb=1, m=1, rec=0)
+    base = step_time(spec, plans, dev, "bf16")
+    half = step_time(spec, plans, _with(dev, training_efficiency=0.5), "bf16")
+    assert half.compute[0] == pytest.approx(2 * base.compute[0])
+    assert half.memory_bound[0] == pytest.approx(2 * base.memory_bound[0])
+    assert half.optimizer[0] == pytest.approx(base.optimizer[0])  # measured on its own

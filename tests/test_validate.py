@@ -143,3 +143,31 @@ def test_cli_validate_user_errors(cli, tmp_path: Path, monkeypatch: pytest.Monke
     assert_user_error(r, 2, "--out")
     r = cli("validate", "--profile", good, "--device", "tpu")
     assert_user_error(r, 2, "--device")
+
+
+def test_autocast_is_predicted_as_torch_amp() -> None:
+    hw = v.hardware(load_catalog(), profile())
+    out = v.predict(TINY, "bf16-autocast", hw)
+    n = count_params(v.model_spec(TINY)).total
+    mem = out.memory_per_device_bytes
+    assert mem.gradients == pytest.approx(4 * n)  # fp32 gradients
+    assert mem.optimizer == pytest.approx(8 * n)  # moments only: the fp32 weights are the master
+    assert mem.weights > 4 * n  # fp32 weights and autocast's bf16 casts
+    assert any("'amp'" in a for a in out.assumptions)
+
+
+def test_benchmarks_calibrate_on_other_shapes_than_validate_trains() -> None:
+    # Calibrating on the validated shapes would be circular: the training-like benchmarks
+    # (the overhead probe, the allocator runs, AdamW's parameter lists) use other sizes.
+    from benchmarks import adam, allocator
+    from benchmarks.harness import Context, quick_context
+    from benchmarks.overhead import PROBE
+
+    def key(s: GPTShape) -> tuple[int, int, int]:
+        return (s.layers, s.hidden, s.vocab)
+
+    validated = {key(s) for s in v.CPU_CONFIGS + v.GPU_CONFIGS}
+    for device in ("cpu", "cuda"):
+        for ctx in (Context(device=device), quick_context(Context(device=device, quick=True))):
+            used = [*adam.shapes(ctx), *allocator.shapes(ctx), PROBE]
+            assert validated.isdisjoint(key(s) for s in used), device

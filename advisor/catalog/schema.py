@@ -253,6 +253,22 @@ class LinkProfile(Strict):
     latency_us: Figure | None = None
 
 
+class VectorRates(Strict):
+    """Throughput of elementwise operators that are bound by their arithmetic (exp, erf,
+    rsqrt, conversions) rather than by memory bandwidth, in 1e9 elements per second.
+
+    `norm`, `activation` and `softmax` are forward-pass rates chosen so that the step
+    model's forward plus backward (backward = 2 x forward inside a block, 1 x forward
+    for the loss) takes the measured forward+backward time: rate = (1 + b) x elements
+    / t(forward+backward). `cast` is one dtype conversion to or from fp32.
+    """
+
+    norm: Figure | None = Field(default=None, description="LayerNorm/RMSNorm, Gelem/s.")
+    activation: Figure | None = Field(default=None, description="GELU/SiLU, Gelem/s.")
+    softmax: Figure | None = Field(default=None, description="Softmax cross-entropy, Gelem/s.")
+    cast: Figure | None = Field(default=None, description="Conversion to/from fp32, Gelem/s.")
+
+
 class DeviceProfile(Strict):
     """Efficiency curves the step-time model uses for one accelerator.
 
@@ -260,6 +276,10 @@ class DeviceProfile(Strict):
     bytes an op moves. Efficiencies are fractions of the catalog's peak, or of
     `peak_tflops` / `memory_bandwidth_gbs` here when the profile gives them
     (a measured local CPU has no datasheet peak for memory bandwidth).
+
+    The fields after `optimizer_bandwidth_efficiency` are optional and come from
+    `advisor calibrate` on a device's own benchmarks; the step model uses each only
+    when a profile gives it (the shipped GPU profiles give none of them).
     """
 
     id: Id
@@ -280,6 +300,46 @@ class DeviceProfile(Strict):
     )
     optimizer_bandwidth_efficiency: Figure | None = Field(
         default=None, description="Achieved fraction of memory bandwidth in the optimizer step."
+    )
+    attention: dict[Dtype, Curve] = Field(
+        default_factory=dict,
+        description="Fused attention kernel, forward: achieved fraction of the matmul peak "
+        "against its FLOPs per sequence and head (4·s²·d, causal counted as half).",
+    )
+    attention_backward: dict[Dtype, Curve] = Field(
+        default_factory=dict,
+        description="Fused attention kernel, backward alone (2 x the forward's FLOPs): "
+        "fraction of the matmul peak, against the forward FLOPs per sequence and head.",
+    )
+    vector_rates: dict[Dtype, VectorRates] = Field(
+        default_factory=dict,
+        description="Compute-bound elementwise throughput by the dtype the operator runs in.",
+    )
+    kernel_overhead_us: Figure | None = Field(
+        default=None,
+        description="Fixed time per operator of the step model (dispatch, autograd, launch), µs.",
+    )
+    training_efficiency: Figure | None = Field(
+        default=None,
+        description="What a real training step achieves against the microbenchmark figures "
+        "above: the step model divides its operators' roofline times by it.",
+    )
+    optimizer_tensor_overhead_us: Figure | None = Field(
+        default=None, description="Fixed optimizer time per parameter tensor per step, µs."
+    )
+    first_touch_gbs: Figure | None = Field(
+        default=None,
+        description="Extra cost of writing memory the allocator maps fresh from the operating "
+        "system (page faults, zeroing), as GB/s: seconds = bytes / (this x 1e9).",
+    )
+    first_touch_min_bytes: Figure | None = Field(
+        default=None,
+        description="Tensors at least this large are mapped fresh at every allocation, bytes.",
+    )
+    allocator_slack: Figure | None = Field(
+        default=None,
+        description="Memory the allocator holds beyond the live tensors at the peak, as a "
+        "fraction of them (fragmentation, freed blocks not returned).",
     )
     notes: str | None = None
 

@@ -73,6 +73,40 @@ def _print_human(profile, out: Path) -> None:  # type: ignore[no-untyped-def]
         t.add_row(
             "optimizer", f"{profile.optimizer_bandwidth_efficiency.value:.3f}", "of memory bw"
         )
+    if profile.optimizer_tensor_overhead_us:
+        t.add_row(
+            "optimizer per tensor", f"{profile.optimizer_tensor_overhead_us.value:.3g} µs", ""
+        )
     if profile.framework_overhead_gb:
         t.add_row("framework overhead", f"{profile.framework_overhead_gb.value:.4g} GB", "")
+    for name, curves in (
+        ("attention", profile.attention),
+        ("attention bwd", profile.attention_backward),
+    ):
+        for dtype, curve in curves.items():
+            t.add_row(
+                f"{name} {dtype}",
+                f"{curve.max_efficiency.value:.3f} of matmul peak",
+                f"{len(curve.points)} sizes",
+            )
+    for dtype, rates in profile.vector_rates.items():
+        got = {k: getattr(rates, k) for k in ("norm", "activation", "softmax", "cast")}
+        text = ", ".join(f"{k} {f.value:.3g}" for k, f in got.items() if f is not None)
+        t.add_row(f"elementwise {dtype}", text, "Gelem/s")
+    if profile.training_efficiency:
+        t.add_row(
+            "training efficiency",
+            f"{profile.training_efficiency.value:.3f}",
+            "in-step / microbenchmark speed",
+        )
+    if profile.kernel_overhead_us:
+        t.add_row("per-operator time", f"{profile.kernel_overhead_us.value:.3g} µs", "fixed")
+    if profile.first_touch_gbs and profile.first_touch_min_bytes:
+        t.add_row(
+            "first touch",
+            f"{profile.first_touch_gbs.value:.3g} GB/s",
+            f"tensors >= {profile.first_touch_min_bytes.value / 2**20:.3g} MiB",
+        )
+    if profile.allocator_slack:
+        t.add_row("allocator slack", f"{profile.allocator_slack.value:.3f}", "of live tensors")
     c.print(t)

@@ -23,7 +23,7 @@ from advisor.units import (
     parse_size,
 )
 
-CONVENTIONS = ("advisor", "deepspeed", "megatron")
+CONVENTIONS = ("advisor", "deepspeed", "megatron", "amp")
 M = "Model"
 H = "Hardware"
 L = "Layout (left out: chosen)"
@@ -103,7 +103,8 @@ def estimate(
         str, typer.Option(help="adamw, sgd, adafactor, adam8bit.", rich_help_panel=L)
     ] = "adamw",
     convention: Annotated[
-        str, typer.Option(help="State bookkeeping: advisor, deepspeed, megatron.")
+        str,
+        typer.Option(help="State bookkeeping: advisor, deepspeed, megatron, amp (torch.autocast)."),
     ] = "advisor",
     tokens: Annotated[
         str | None, typer.Option(help="Training tokens; default 20 x params.")

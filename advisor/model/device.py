@@ -64,6 +64,18 @@ class DeviceModel:
     optimizer_efficiency: float  # fraction of memory bandwidth in the optimizer step
     kernel_overhead: float = 0.0  # s per kernel (launch and tail), from calibration
     assumptions: tuple[str, ...] = field(default=())
+    # Measured on the device itself (advisor calibrate); empty/zero when a profile lacks them.
+    attention: dict[str, EfficiencyCurve] = field(default_factory=dict)  # fused, forward
+    attention_backward: dict[str, EfficiencyCurve] = field(default_factory=dict)
+    vector_rates: dict[str, dict[str, float]] = field(default_factory=dict)  # dtype -> class
+    optimizer_tensor_overhead: float = 0.0  # s per parameter tensor per optimizer step
+    first_touch_bandwidth: float = 0.0  # bytes/s of page faulting fresh memory (0: none)
+    first_touch_min_bytes: float = float("inf")  # tensors this large are fresh every time
+    training_efficiency: float = 1.0  # in-step speed over the microbenchmarks' (ops' roofline)
+
+    def vector_rate(self, vclass: str, dtype: str) -> float | None:
+        """Elements/s of a compute-bound vector op of this class in this dtype, if measured."""
+        return self.vector_rates.get(dtype, {}).get(vclass) if vclass else None
 
     def peak(self, precision: str) -> float:
         """Peak for the matmul dtype; TF32 stands in for fp32 where it is faster."""
@@ -215,6 +227,7 @@ def device_model(
         if profile and profile.optimizer_bandwidth_efficiency
         else mem_eff.max_efficiency
     )
+    measured = _measured_extras(profile)
     return DeviceModel(
         name=acc.id,
         peak_flops=peaks,
@@ -228,7 +241,38 @@ def device_model(
         devices_per_node=devices_per_node,
         optimizer_efficiency=opt_eff,
         assumptions=tuple(notes),
+        **measured,
     )
+
+
+def _measured_extras(profile: DeviceProfile | None) -> dict[str, Any]:
+    """The optional figures a device's own calibration adds (DeviceProfile's later fields)."""
+    if profile is None:
+        return {}
+    out: dict[str, Any] = {
+        "attention": {d: EfficiencyCurve.from_curve(c) for d, c in profile.attention.items()},
+        "attention_backward": {
+            d: EfficiencyCurve.from_curve(c) for d, c in profile.attention_backward.items()
+        },
+        "vector_rates": {
+            d: {
+                k: getattr(r, k).value * 1e9
+                for k in ("norm", "activation", "softmax", "cast")
+                if getattr(r, k) is not None and getattr(r, k).value > 0
+            }
+            for d, r in profile.vector_rates.items()
+        },
+    }
+    if profile.kernel_overhead_us is not None:
+        out["kernel_overhead"] = profile.kernel_overhead_us.value * 1e-6
+    if profile.optimizer_tensor_overhead_us is not None:
+        out["optimizer_tensor_overhead"] = profile.optimizer_tensor_overhead_us.value * 1e-6
+    if profile.training_efficiency is not None and profile.training_efficiency.value > 0:
+        out["training_efficiency"] = profile.training_efficiency.value
+    if profile.first_touch_gbs and profile.first_touch_min_bytes:
+        out["first_touch_bandwidth"] = profile.first_touch_gbs.value * GB
+        out["first_touch_min_bytes"] = profile.first_touch_min_bytes.value
+    return out
 
 
 def _microbenchmark_only(profile: DeviceProfile) -> bool:

@@ -14,6 +14,13 @@ Model states follow one of three bookkeeping conventions:
 - megatron: fp32 main gradients (Megatron-LM
   megatron/training/theoretical_memory_usage.py): 18 bytes, or 6 + 12/dp with
   the distributed optimizer (ZeRO-1).
+- amp (PyTorch's automatic mixed precision, torch.autocast; the torch.amp
+  recipe): the weights stay fp32 and are what the optimizer updates, so there is
+  no master copy: fp32 weights, fp32 gradients and the moments, 4 + 4 + 8 = 16
+  bytes with AdamW. Autocast caches a low-precision cast of every weight a
+  linear layer uses for the rest of the forward, and backward keeps those casts
+  until the layer's gradient is done: 2 bytes per matmul weight and bias
+  (`autocast_weight_cache_bytes`, counted with the weights).
 
 Activations follow Korthikanti et al. 2022, §4 and Table 2, written per stored
 tensor so that GQA, SwiGLU, MoE, dropout and fp32 change the right terms; for a
@@ -22,6 +29,16 @@ parallelism, 34·s·b·h/t with sequence parallel and selective recompute, 2·s�
 with full recompute). The first pipeline stage holds p micro-batches in flight
 under 1F1B (L layers' worth in total) and L·(1 + (p-1)/(p·v)) under the
 interleaved schedule (Korthikanti §4.2.3; Megatron's theoretical memory report).
+Under amp the residual stream is fp32 (the embedding is, and adding a bf16
+block output to it promotes to fp32), so the two norm inputs of a block are
+4-byte tensors; everything a linear layer saves is its bf16 input cast.
+
+The loss: Megatron fuses the cross-entropy and keeps one fp32 copy of the
+logits (its report: 4·s·b·h·(1 + V/h)). Plain PyTorch (every other convention)
+runs log_softmax then nll_loss; at the start of backward the log-softmax
+output (saved for its backward), its gradient and the logits' gradient are
+alive together, three fp32 s·b·V tensors, besides the final norm's input and
+the output layer's input (`loss_buffer_bytes`).
 """
 
 from __future__ import annotations
@@ -113,7 +130,32 @@ def state_bytes(
         return StateBytes(
             weights=w, grads=w, fp32_grads=4.0 if mixed else 0.0, master=master, moments=moments
         )
+    if convention == "amp":
+        return StateBytes(weights=4.0, grads=4.0, fp32_grads=0.0, master=0.0, moments=moments)
     return StateBytes(weights=w, grads=w, fp32_grads=0.0, master=master, moments=moments)
+
+
+def autocast(training: TrainingSpec) -> bool:
+    """Whether the training runs under torch.autocast in a low-precision dtype."""
+    return training.convention == "amp" and training.precision != "fp32"
+
+
+def cast_params(counts: ParamCounts, plan: Any) -> Any:
+    """Parameters on the most loaded device that linear layers multiply (weights and
+    biases; the output layer's even when tied): what autocast casts."""
+    per_layer = counts.attention + counts.experts * counts.mlp_expert + counts.router
+    stage = counts.layers * per_layer / plan.pp
+    stage = stage + np.where(np.asarray(plan.pp) == 1, counts.vocab_hidden, 0)
+    return stage / plan.tp
+
+
+def autocast_weight_cache_bytes(spec: ModelSpec, plan: Any, training: TrainingSpec) -> Any:
+    """Autocast's cached low-precision weight casts, alive from the forward until each
+    layer's backward: 2 bytes per matmul parameter (of the gathered ones under ZeRO-3,
+    whose casts are made per gathered unit and counted with it)."""
+    if not autocast(training):
+        return 0.0
+    return np.where(np.asarray(plan.zero) >= 3, 0.0, 2.0 * cast_params(count_params(spec), plan))
 
 
 def params_per_device(counts: ParamCounts, plan: Any) -> Any:
@@ -163,9 +205,10 @@ def model_state_memory(spec: ModelSpec, plan: Any, training: TrainingSpec) -> Mo
             gathered=np.where(z3, (sb.weights + sb.grads) * counts.largest_module / plan.tp, 0.0),
         )
     # FSDP gathers one unit (a block) and prefetches the next: two in flight.
-    gathered = np.where(z >= 3, 2 * sb.weights * counts.largest_layer / plan.tp, 0.0)
+    gathered_elem = sb.weights + (2.0 if autocast(training) else 0.0)  # and their casts
+    gathered = np.where(z >= 3, 2 * gathered_elem * counts.largest_layer / plan.tp, 0.0)
     return ModelStateMemory(
-        weights=sb.weights * p / shard_w,
+        weights=sb.weights * p / shard_w + autocast_weight_cache_bytes(spec, plan, training),
         gradients=sb.grads * p / shard_g,
         optimizer=(sb.master + sb.moments) * p / shard_o,
         gathered=gathered,
@@ -173,9 +216,18 @@ def model_state_memory(spec: ModelSpec, plan: Any, training: TrainingSpec) -> Mo
 
 
 def activation_bytes_per_layer(
-    spec: ModelSpec, b: Any, t: Any, sp: Any, recompute: Recompute, elem: int = 2
+    spec: ModelSpec,
+    b: Any,
+    t: Any,
+    sp: Any,
+    recompute: Recompute,
+    elem: int = 2,
+    residual_elem: int | None = None,
 ) -> Any:
     """Activations one block stores for backward, per device (Korthikanti Table 2).
+
+    `residual_elem` is the byte width of the residual stream (the two norm inputs,
+    and the block input full recomputation keeps); default `elem`, 4 under autocast.
 
     Terms in units of s·b (one token's values):
       replicated unless SP: two norm inputs (2·2h), QKV input (2h), MLP input
@@ -187,16 +239,17 @@ def activation_bytes_per_layer(
     """
     s, h, f = spec.seq_len, spec.hidden, spec.ffn
     half = elem / 2.0  # Korthikanti counts 2-byte activations; fp32 doubles tensors
+    r_half = (residual_elem or elem) / 2.0
     drop = 1.0 if spec.dropout else 0.0
     sp_on = 1.0 if sp is True else (0.0 if sp is False else sp)
     sp_div = 1 + (t - 1) * sp_on
     sb = s * b
     if recompute == "full":
-        return 2.0 * half * sb * h / sp_div
+        return 2.0 * r_half * sb * h / sp_div
     q_w = spec.heads * spec.d_head
     kv_w = spec.n_kv * spec.d_head
     mlp_tensors = 3 if spec.mlp == "swiglu" else 2
-    replicated = half * (4 * h + 2 * h + 2 * h) + drop * 2 * h
+    replicated = r_half * 4 * h + half * (2 * h + 2 * h) + drop * 2 * h
     sharded = half * (2 * q_w + 2 * kv_w + 2 * kv_w + 2 * q_w) + spec.top_k * half * (
         2 * f * mlp_tensors
     )
@@ -220,29 +273,58 @@ def in_flight_layers(spec: ModelSpec, plan: Any) -> Any:
     return spec.layers / plan.pp * in_flight_microbatches(plan)
 
 
-def embedding_and_logits_bytes(spec: ModelSpec, plan: Any, elem: int = 2) -> Any:
+def embedding_and_logits_bytes(
+    spec: ModelSpec,
+    plan: Any,
+    elem: int = 2,
+    convention: Convention = "megatron",
+    residual_elem: int | None = None,
+) -> Any:
     """Buffers outside the blocks (Megatron theoretical memory report): token ids
     (8 bytes each) and the embedding dropout mask for each micro-batch in flight;
-    with one stage also the output-layer input and fp32 logits for the loss:
-    4·s·b·h·(1 + V/h). Divided by t (vocab-parallel output, sequence parallel)."""
+    with one stage also the loss buffers: Megatron's fused loss keeps the
+    output-layer input and fp32 logits, 4·s·b·h·(1 + V/h); other conventions the
+    unfused PyTorch loss (`loss_buffer_bytes`). Divided by t (vocab-parallel output,
+    sequence parallel)."""
     s, b, h = spec.seq_len, plan.micro_batch, spec.hidden
     live = in_flight_microbatches(plan)
     out = 8.0 * s * b * live
     if spec.dropout:
         out = out + s * b * h * live
-    logits = 4.0 * s * b * h * (1 + spec.vocab / h) * (elem / 2.0 if elem > 2 else 1.0)
+    if convention == "megatron":
+        logits = 4.0 * s * b * h * (1 + spec.vocab / h) * (elem / 2.0 if elem > 2 else 1.0)
+    else:
+        logits = loss_buffer_bytes(spec, b, elem, residual_elem)
     out = out + np.where(np.asarray(plan.pp) == 1, logits, 0.0)
     return out / plan.tp
 
 
+def loss_buffer_bytes(
+    spec: ModelSpec, b: Any, elem: int = 2, residual_elem: int | None = None
+) -> Any:
+    """The unfused PyTorch loss at its peak, the start of backward: the final norm's
+    input (residual stream) and the output layer's input, then three fp32 s·b·V
+    tensors: log_softmax's saved output, its gradient (from nll_loss) and the logits'
+    gradient (log_softmax's backward). The loss is computed in fp32 whatever the
+    training dtype (autocast runs it in fp32; bf16 logits are cast up first)."""
+    sb = spec.seq_len * b
+    return sb * spec.hidden * ((residual_elem or elem) + elem) + 3 * 4.0 * sb * spec.vocab
+
+
 def activation_bytes_per_layer_codes(
-    spec: ModelSpec, b: Any, t: Any, sp: Any, rec: Any, elem: int = 2
+    spec: ModelSpec,
+    b: Any,
+    t: Any,
+    sp: Any,
+    rec: Any,
+    elem: int = 2,
+    residual_elem: int | None = None,
 ) -> Any:
     """`activation_bytes_per_layer` with recompute given as codes 0/1/2 (arrays)."""
     by = {
-        r: activation_bytes_per_layer(spec, b, t, sp, r, elem)
+        r: activation_bytes_per_layer(spec, b, t, sp, r, elem, residual_elem)  # type: ignore[arg-type]
         for r in ("none", "selective", "full")
-    }  # type: ignore[arg-type]
+    }
     return np.where(rec == 2, by["full"], np.where(rec == 1, by["selective"], by["none"]))
 
 
@@ -260,19 +342,23 @@ def activation_memory(
     training.recompute for array-valued plans. Flash attention (Dao et al. 2022) stores
     no s x s scores, so without recomputation it holds what selective recomputation does."""
     elem = dtype_bytes(training.precision)
+    residual = 4 if autocast(training) else elem
     tp = np.asarray(plan.tp)
     sp = np.where(tp > 1, np.asarray(plan.sp, dtype=float), 0.0)
     code = REC_CODE[training.recompute] if rec is None else np.asarray(rec)
     if flash_attention:
         code = np.where(code == 0, 1, code)
     b = plan.micro_batch
-    per_layer = activation_bytes_per_layer_codes(spec, b, plan.tp, sp, code, elem)
+    per_layer = activation_bytes_per_layer_codes(spec, b, plan.tp, sp, code, elem, residual)
     stored = per_layer * in_flight_layers(spec, plan)
     # Full recomputation rematerialises one block at a time at full size in backward.
     working = np.where(
-        code == 2, activation_bytes_per_layer(spec, b, plan.tp, sp, "none", elem), 0.0
+        code == 2,
+        activation_bytes_per_layer(spec, b, plan.tp, sp, "none", elem, residual),
+        0.0,
     )
-    return stored + working + embedding_and_logits_bytes(spec, plan, elem)
+    head = embedding_and_logits_bytes(spec, plan, elem, training.convention, residual)
+    return stored + working + head
 
 
 @dataclass(frozen=True)

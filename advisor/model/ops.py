@@ -6,7 +6,12 @@ micro-batch of `b` sequences of `s` tokens under tensor-parallel degree `t`.
 Arguments may be numpy arrays, so one call describes many plans at once.
 
 Conventions: a matmul of (m x k) by (k x n) is 2·m·n·k FLOPs (Narayanan et al.
-2021, §5.1). Attention scores and attention over values are counted over the
+2021, §5.1). Vector ops also carry their element count and a class (norm,
+activation, softmax; none for plain adds), for devices whose profile measures
+compute-bound elementwise throughput. Under torch.autocast (`residual_elem=4`)
+the residual stream and the norms stay fp32 while matmuls and the MLP
+activation run in the low-precision dtype; `cast_ops` lists the conversions
+that autocast adds. Attention scores and attention over values are counted over the
 full s x s square (`causal_fraction=1`), as PaLM (Chowdhery et al. 2022, App. B)
 and Megatron do for model FLOPs; a causal kernel that skips the masked half
 runs `causal_fraction=0.5` of that work.
@@ -21,6 +26,7 @@ from advisor.model.spec import ModelSpec
 
 Kind = Literal["matrix", "vector", "comm"]
 Collective = Literal["all_reduce", "all_gather", "reduce_scatter", "none"]
+VectorClass = Literal["norm", "activation", "softmax", "cast", ""]
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,10 @@ class Op:
     bytes: Any  # memory traffic (matrix/vector) or message size (comm)
     collective: Collective = "none"
     matmul_dims: tuple[Any, Any, Any] | None = None  # (m, n, k) per device
+    elements: Any = 0.0  # vector ops: values computed
+    vclass: VectorClass = ""  # vector ops: which measured throughput applies
+    elem: int = 2  # vector ops: bytes per element of the dtype they run in
+    count: Any = 1.0  # kernels this op stands for (each pays the fixed per-op time)
 
 
 def _matmul(name: str, m: Any, n: Any, k: Any, elem: int) -> Op:
@@ -46,9 +56,19 @@ def _matmul(name: str, m: Any, n: Any, k: Any, elem: int) -> Op:
     )
 
 
-def _vector(name: str, elements: Any, elem: int, passes: float = 2.0) -> Op:
+def _vector(
+    name: str, elements: Any, elem: int, passes: float = 2.0, vclass: VectorClass = ""
+) -> Op:
     """Elementwise work: reads and writes `passes` tensors of `elements`."""
-    return Op(name, "vector", elements * 4.0, elements * elem * passes)
+    return Op(
+        name,
+        "vector",
+        elements * 4.0,
+        elements * elem * passes,
+        elements=elements,
+        vclass=vclass,
+        elem=elem,
+    )
 
 
 def block_ops(
@@ -59,12 +79,15 @@ def block_ops(
     elem: int = 2,
     causal_fraction: float = 1.0,
     fused_attention: bool = False,
+    residual_elem: int | None = None,
 ) -> list[Op]:
     """Forward ops of one transformer block for b sequences of spec.seq_len tokens.
 
     `fused_attention` (flash attention) keeps the s x s scores on chip, so the
-    softmax moves no s x s bytes through device memory.
+    softmax moves no s x s bytes through device memory. `residual_elem` is the
+    byte width of the residual stream and the norms (default `elem`; 4 under autocast).
     """
+    r_elem = residual_elem or elem
     s, h, f = spec.seq_len, spec.hidden, spec.ffn
     tokens = b * s
     q_w = spec.heads * spec.d_head
@@ -76,7 +99,7 @@ def block_ops(
     up_mats = 2 if spec.mlp == "swiglu" else 1
     routed = tokens * spec.top_k  # token-expert pairs
     ops: list[Op] = [
-        _vector("norm_attn", tokens * h / sp_div, elem),
+        _vector("norm_attn", tokens * h / sp_div, r_elem, vclass="norm"),
     ]
     ops += [
         Op("tp_all_gather_attn", "comm", 0.0, act, "all_gather"),
@@ -87,22 +110,23 @@ def block_ops(
             b * heads_local * s * s * causal_fraction * (0 if fused_attention else 1)
             + (b * heads_local * s if fused_attention else 0),
             elem,
+            vclass="softmax",
         ),
         _matmul("attn_over_v", b * heads_local * s, spec.d_head, s * causal_fraction, elem),
         _matmul("attn_out_proj", tokens, h, q_w / t, elem),
         Op("tp_reduce_attn", "comm", 0.0, act, "all_reduce"),
-        _vector("residual_attn", tokens * h / sp_div, elem, passes=3.0),
-        _vector("norm_mlp", tokens * h / sp_div, elem),
+        _vector("residual_attn", tokens * h / sp_div, r_elem, passes=3.0),
+        _vector("norm_mlp", tokens * h / sp_div, r_elem, vclass="norm"),
         Op("tp_all_gather_mlp", "comm", 0.0, act, "all_gather"),
     ]
     if spec.is_moe:
         ops.append(_matmul("router", tokens, spec.experts, h, elem))
     ops += [
         _matmul("mlp_up", routed, up_mats * f / t, h, elem),
-        _vector("mlp_activation", routed * f / t * up_mats, elem, passes=1.5),
+        _vector("mlp_activation", routed * f / t * up_mats, elem, passes=1.5, vclass="activation"),
         _matmul("mlp_down", routed, h, f / t, elem),
         Op("tp_reduce_mlp", "comm", 0.0, act, "all_reduce"),
-        _vector("residual_mlp", tokens * h / sp_div, elem, passes=3.0),
+        _vector("residual_mlp", tokens * h / sp_div, r_elem, passes=3.0),
     ]
     return [_tp_comm(op, t, sp) for op in ops]
 
@@ -127,16 +151,124 @@ def _truthy(x: Any) -> Any:
     return 1.0 if x is True else (0.0 if x is False else x)
 
 
-def head_ops(spec: ModelSpec, b: Any, t: Any = 1, elem: int = 2) -> list[Op]:
+def head_ops(
+    spec: ModelSpec, b: Any, t: Any = 1, elem: int = 2, residual_elem: int | None = None
+) -> list[Op]:
     """Ops outside the blocks: final norm, output projection (vocab-parallel) and loss."""
     tokens = b * spec.seq_len
     v_local = spec.vocab / t
     return [
-        _vector("final_norm", tokens * spec.hidden, elem),
+        _vector("final_norm", tokens * spec.hidden, residual_elem or elem, vclass="norm"),
         _matmul("output_proj", tokens, v_local, spec.hidden, elem),
-        _vector("cross_entropy", tokens * v_local, 4, passes=3.0),
+        _vector("cross_entropy", tokens * v_local, 4, passes=3.0, vclass="softmax"),
     ]
+
+
+def _cast(name: str, elements: Any, elem: int, count: Any = 1.0) -> Op:
+    """A conversion between fp32 and the `elem`-byte dtype: reads one, writes the other."""
+    return Op(
+        name,
+        "vector",
+        0.0,
+        elements * (4 + elem),
+        elements=elements,
+        vclass="cast",
+        elem=elem,
+        count=count,
+    )
+
+
+def cast_ops(
+    spec: ModelSpec, b: Any, t: Any = 1, sp: Any = False, elem: int = 2
+) -> tuple[list[Op], list[Op]]:
+    """The conversions torch.autocast adds to one forward, (per block, head).
+
+    Autocast runs a linear layer in the low-precision dtype by casting its fp32
+    inputs: the weights and biases (cached for the rest of the forward, so once per
+    micro-batch) and activations that arrive in fp32, the norm outputs in front of
+    the QKV and MLP-up projections and of the output layer. The loss runs in fp32,
+    so the logits are cast up. Backward casts each gradient back once: one
+    conjugate conversion per forward one. Each weight tensor is its own kernel.
+    """
+    s, h, f = spec.seq_len, spec.hidden, spec.ffn
+    tokens = b * s
+    sp_div = 1 + (t - 1) * _truthy(sp)
+    q_w, kv_w = spec.heads * spec.d_head, spec.n_kv * spec.d_head
+    mats = 3 if spec.mlp == "swiglu" else 2
+    weights = (h * (q_w + 2 * kv_w) + q_w * h + spec.experts * mats * h * f) / t
+    tensors = 2 + spec.experts * mats  # fused QKV, output projection, MLP matrices
+    if spec.linear_bias:
+        weights += (q_w + 2 * kv_w + spec.experts * (mats - 1) * f) / t + h + spec.experts * h
+        tensors += 2 + spec.experts * mats
+    elif spec.qkv_bias:
+        weights += (q_w + 2 * kv_w) / t
+        tensors += 1
+    if spec.is_moe:
+        weights += h * spec.experts
+        tensors += 1
+    block = [
+        _cast("cast_weights", weights, elem, count=tensors),
+        _cast("cast_qkv_input", tokens * h / sp_div, elem),
+        _cast("cast_mlp_input", tokens * h / sp_div, elem),
+    ]
+    head = [
+        _cast("cast_output_weight", spec.vocab * h / t, elem),
+        _cast("cast_output_input", tokens * h, elem),
+        _cast("cast_logits", tokens * spec.vocab / t, elem),
+    ]
+    return block, head
 
 
 def matmul_flops(ops: list[Op]) -> Any:
     return sum(op.flops for op in ops if op.kind == "matrix")
+
+
+def step_tensors(
+    spec: ModelSpec,
+    b: Any,
+    t: Any = 1,
+    sp: Any = False,
+    elem: int = 2,
+    autocast: bool = False,
+) -> tuple[list[tuple[Any, float]], list[tuple[Any, float]], list[tuple[Any, float]]]:
+    """(bytes, how many) of the tensors a training step allocates, per device:
+    per block and micro-batch, for the output layer and loss per micro-batch, and the
+    weight gradients once per step (gradients set to None each step). Each forward
+    output comes with its gradient in backward (how many = 2). Under autocast the
+    residual stream and norms are fp32 and the casts are tensors too. For the time
+    a fresh mapping of large tensors costs (time.first_touch_time)."""
+    s, h, f = spec.seq_len, spec.hidden, spec.ffn
+    tokens = b * s
+    sp_div = 1 + (t - 1) * _truthy(sp)
+    r = 4 if autocast else elem
+    q_w, kv_w = spec.heads * spec.d_head, spec.n_kv * spec.d_head
+    up = 2 if spec.mlp == "swiglu" else 1
+    routed = tokens * spec.top_k
+    stream = tokens * h / sp_div
+    block = [
+        (r * stream, 8.0),  # two norm outputs, two residual sums, with their gradients
+        (elem * tokens * (q_w + 2 * kv_w) / t, 2.0),
+        (elem * tokens * q_w / t, 2.0),  # attention output
+        (elem * tokens * h, 4.0),  # the two output projections (before reduction)
+        (elem * routed * f * up / t, 2.0),
+        (elem * routed * f / t, 2.0),  # activation (SwiGLU: the product)
+    ]
+    if autocast:
+        block.append((elem * stream, 4.0))  # the casts of the two norm outputs
+    v_local = spec.vocab / t
+    head = [
+        (r * tokens * h, 2.0),  # final norm output
+        (elem * tokens * v_local, 2.0),  # logits and their gradient
+        (4.0 * tokens * v_local, 2.0),  # log-softmax output and its incoming gradient
+    ]
+    if autocast:
+        head += [(elem * tokens * h, 2.0), (4.0 * tokens * v_local, 2.0)]  # fp32 logits
+    mats = 3 if spec.mlp == "swiglu" else 2
+    g = 4 if autocast else elem
+    weights = [
+        (g * h * (q_w + 2 * kv_w) / t, float(spec.layers)),
+        (g * q_w * h / t, float(spec.layers)),
+        (g * h * f / t, float(spec.layers * spec.experts * mats)),
+        (g * spec.vocab * h / t, 1.0 if spec.tied_embeddings else 2.0),
+    ]
+    return block, head, weights

@@ -118,3 +118,36 @@ def count_params(spec: ModelSpec) -> ParamCounts:
             h * f + (f if spec.linear_bias else 0),
         ),
     )
+
+
+@dataclass(frozen=True)
+class ParamTensors:
+    """How many parameter tensors there are, the count a per-tensor optimizer loop pays for.
+
+    Attention is counted as one fused QKV matrix and one output projection (nanoGPT,
+    Megatron); a separate Q, K and V, as some implementations keep, adds two."""
+
+    per_layer: int
+    embedding: int
+    position: int
+    output: int
+    final_norm: int
+
+
+def param_tensors(spec: ModelSpec) -> ParamTensors:
+    mats = 3 if spec.mlp == "swiglu" else 2
+    per_layer = 2 + spec.experts * mats
+    if spec.linear_bias:
+        per_layer += 2 + spec.experts * mats
+    elif spec.qkv_bias:
+        per_layer += 1
+    if spec.is_moe:
+        per_layer += 1
+    norm = 2 if spec.norm == "layernorm" else 1
+    return ParamTensors(
+        per_layer=per_layer + 2 * norm,
+        embedding=1,
+        position=1 if spec.position == "learned" else 0,
+        output=0 if spec.tied_embeddings else 1,
+        final_norm=norm,
+    )

@@ -14,6 +14,20 @@ A step is m micro-batches through p stages: m·T plus the 1F1B bubble
 overlaps backward; only what the last micro-batch's backward cannot hide is
 exposed (ZeRO-2 and ZeRO-3 communicate every micro-batch, Rajbhandari et al.
 2020 §5; FSDP gathers weights before each forward and backward).
+
+What a device's own calibration measures is used where its profile gives it
+(advisor/model/device.py; none of the shipped GPU profiles do): a fused
+attention kernel's forward and backward efficiency replace the attention core's
+roofline terms; a vector op of a measured class (norm, activation, softmax,
+cast) takes max(bytes / bandwidth, elements / throughput), since on a CPU the
+arithmetic of exp, erf or rsqrt, not memory, bounds them; every op pays a fixed
+per-kernel time; the optimizer pays a fixed time per parameter tensor; tensors
+the allocator maps fresh pay their first touch; and the ops' roofline times
+are divided by a training efficiency, what a real training step of another
+shape achieved against these microbenchmark figures (operands arriving from
+memory rather than hot in cache; the GPU analogue is device.framework_transfer). Under
+torch.autocast (`autocast=True`) weights, gradients and the residual stream are
+fp32 and the conversions autocast inserts are ops of their own (ops.cast_ops).
 """
 
 from __future__ import annotations
@@ -25,8 +39,8 @@ import numpy as np
 
 from advisor.model.device import DeviceModel
 from advisor.model.memory import dtype_bytes
-from advisor.model.ops import Op, block_ops, head_ops
-from advisor.model.params import count_params
+from advisor.model.ops import Op, block_ops, cast_ops, head_ops, step_tensors
+from advisor.model.params import count_params, param_tensors
 from advisor.model.spec import ModelSpec
 
 REC_CODES = {"none": 0, "selective": 1, "full": 2}
@@ -118,11 +132,15 @@ def _op_time(op: Op, dev: DeviceModel, precision: str, tp: Any) -> tuple[Any, An
         eff = dev.matmul_efficiency(precision)(op.flops)
         t_flops = op.flops / (dev.peak(precision) * eff)
         t_bytes = op.bytes / (dev.memory_bandwidth * dev.memory_efficiency(op.bytes))
-        t = np.maximum(t_flops, t_bytes) + dev.kernel_overhead
+        t = np.maximum(t_flops, t_bytes) / dev.training_efficiency + dev.kernel_overhead
         return t + zero, zero, zero
     if op.kind == "vector":
         eff = dev.memory_efficiency(op.bytes)
-        t = op.bytes / (dev.memory_bandwidth * eff) + dev.kernel_overhead
+        t = op.bytes / (dev.memory_bandwidth * eff)
+        rate = dev.vector_rate(op.vclass, "fp32" if op.elem == 4 else precision)
+        if rate:
+            t = np.maximum(t, op.elements / rate)
+        t = t / dev.training_efficiency + dev.kernel_overhead * op.count
         return zero, t + zero, zero
     t = collective_time(op.collective, op.bytes, tp, dev.intra_bus_bandwidth, dev.intra_latency)
     return zero, zero, np.where(np.asarray(op.bytes) > 0, t, 0.0) + zero
@@ -140,6 +158,7 @@ def microbatch_stage_time(
     dev: DeviceModel,
     precision: str,
     flash_attention: bool = True,
+    autocast: bool = False,
 ) -> np.ndarray:
     """Seconds (matrix, vector, comm) for one micro-batch forward+backward(+recompute)
     on the slowest pipeline stage: L/p blocks plus the output layer and loss.
@@ -149,46 +168,106 @@ def microbatch_stage_time(
     key = ((plans.mb * 4096 + plans.tp) * 2 + plans.sp) * 3 + plans.rec
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     u = plans.take(first)
-    per_block, head = _block_and_head(spec, u, dev, precision, flash_attention)
+    per_block, head = _block_and_head(spec, u, dev, precision, flash_attention, autocast)
     layers_per_stage = spec.layers / plans.pp
     return per_block[:, inverse] * layers_per_stage + head[:, inverse]
 
 
+def _measured_attention(
+    core: list[Op], dev: DeviceModel, precision: str, n: int, per_head: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(forward, backward) seconds of the fused attention kernel from the profile's
+    curves, which are indexed by the forward FLOPs of one sequence and head
+    (`per_head`, as the attention benchmark counts them): the work one kernel tile
+    loop sees, while batch and heads multiply it. None without curves."""
+    fwd_curve = dev.attention.get(precision)
+    bwd_curve = dev.attention_backward.get(precision)
+    if fwd_curve is None or bwd_curve is None:
+        return None
+    flops = np.asarray(sum(op.flops for op in core if op.kind == "matrix"), dtype=float)
+    peak = dev.peak(precision)
+    eff = peak * dev.training_efficiency
+    t_fwd = flops / (eff * fwd_curve(per_head)) + dev.kernel_overhead
+    t_bwd = 2 * flops / (eff * bwd_curve(per_head)) + dev.kernel_overhead
+    return np.broadcast_to(t_fwd, (n,)), np.broadcast_to(t_bwd, (n,))
+
+
 def _block_and_head(
-    spec: ModelSpec, plans: Plans, dev: DeviceModel, precision: str, flash_attention: bool
+    spec: ModelSpec,
+    plans: Plans,
+    dev: DeviceModel,
+    precision: str,
+    flash_attention: bool,
+    autocast: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     elem = dtype_bytes(precision)  # type: ignore[arg-type]
+    autocast = autocast and precision != "fp32"
+    residual = 4 if autocast else elem
     sp = plans.sp.astype(float)
+    b, t = plans.mb.astype(float), plans.tp.astype(float)
     ops = block_ops(
         spec,
-        b=plans.mb.astype(float),
-        t=plans.tp.astype(float),
+        b=b,
+        t=t,
         sp=sp,
         elem=elem,
         causal_fraction=0.5 if flash_attention else 1.0,
         fused_attention=flash_attention,
+        residual_elem=residual,
     )
-    fwd = _sum(ops, dev, precision, plans.tp)
-    core = _sum([o for o in ops if o.name in ATTENTION_CORE], dev, precision, plans.tp)
+    n = len(plans)
+    core_ops = [o for o in ops if o.name in ATTENTION_CORE]
+    main = _sum([o for o in ops if o.name not in ATTENTION_CORE], dev, precision, plans.tp)
+    causal = 0.5 if flash_attention else 1.0
+    per_head = 4.0 * spec.seq_len**2 * spec.d_head * causal
+    measured = (
+        _measured_attention(core_ops, dev, precision, n, per_head) if flash_attention else None
+    )
+    if measured is not None:
+        zeros = np.zeros(n)
+        core_fwd = np.stack([measured[0], zeros, zeros])
+        core_bwd = np.stack([measured[1], zeros, zeros])
+    else:
+        core_fwd = _sum(core_ops, dev, precision, plans.tp)
+        # Flash attention's backward recomputes the scores: one more forward attention
+        # matmul pass (Dao 2023, Algorithm 2).
+        core_bwd = core_fwd * np.array([[2.0], [2.0], [1.0]])
+        if flash_attention:
+            core_bwd = core_bwd + core_fwd * np.array([[0.5], [0.0], [0.0]])
+    block_casts, head_casts = cast_ops(spec, b=b, t=t, sp=sp, elem=elem)
+    casts = _sum(block_casts, dev, precision, plans.tp) if autocast else np.zeros((3, n))
     # Backward: two matmuls per forward matmul; elementwise gradients and the conjugate
-    # collectives once each. Flash attention's backward recomputes the scores: one more
-    # forward attention matmul pass (Dao 2023, Algorithm 2).
-    bwd = fwd * np.array([[2.0], [2.0], [1.0]])
-    if flash_attention:
-        bwd = bwd + core * np.array([[0.5], [0.0], [0.0]])
+    # collectives once each; each autocast conversion has one conjugate conversion.
+    fwd = main + core_fwd + casts
+    bwd = main * np.array([[2.0], [2.0], [1.0]]) + core_bwd + casts
     rec = plans.rec
-    recompute = np.where(rec == 2, fwd, np.where(rec == 1, core, 0.0))
+    recompute = np.where(rec == 2, fwd, np.where(rec == 1, core_fwd, 0.0))
     if flash_attention:
         # Flash attention keeps no s x s activations, so selective recomputation is free.
         recompute = np.where(rec == 1, 0.0, recompute)
     per_block = fwd + bwd + recompute
     head = _sum(
-        head_ops(spec, b=plans.mb.astype(float), t=plans.tp.astype(float), elem=elem),
-        dev,
-        precision,
-        plans.tp,
+        head_ops(spec, b=b, t=t, elem=elem, residual_elem=residual), dev, precision, plans.tp
+    ) * np.array([[3.0], [2.0], [1.0]])
+    if autocast:
+        head = head + 2.0 * _sum(head_casts, dev, precision, plans.tp)
+    if dev.first_touch_bandwidth:
+        blk, hd, _ = step_tensors(spec, b=b, t=t, sp=sp, elem=elem, autocast=autocast)
+        per_block = per_block + np.array([[0.0], [1.0], [0.0]]) * first_touch_time(blk, dev)
+        head = head + np.array([[0.0], [1.0], [0.0]]) * first_touch_time(hd, dev)
+    return per_block, head
+
+
+def first_touch_time(tensors: list[tuple[Any, float]], dev: DeviceModel) -> Any:
+    """Seconds the first writes to freshly mapped memory cost: the tensors at least as
+    large as the allocator maps fresh every time, at the measured first-touch rate."""
+    if not dev.first_touch_bandwidth:
+        return 0.0
+    fresh = sum(
+        np.where(np.asarray(nbytes) >= dev.first_touch_min_bytes, nbytes * count, 0.0)
+        for nbytes, count in tensors
     )
-    return per_block, head * np.array([[3.0], [2.0], [1.0]])
+    return fresh / dev.first_touch_bandwidth
 
 
 def _p2p_time(spec: ModelSpec, plans: Plans, dev: DeviceModel, elem: int) -> np.ndarray:
@@ -226,6 +305,14 @@ def dp_reduce_time(nbytes: Any, plans: Plans, dev: DeviceModel, kind: str) -> np
     return np.where(n > 1, t, 0.0)
 
 
+def _stage_tensors(spec: ModelSpec, plans: Plans) -> np.ndarray:
+    """Parameter tensors the optimizer loops over on the most loaded stage."""
+    pt = param_tensors(spec)
+    first = pt.embedding + pt.position
+    last = pt.output + pt.final_norm
+    return pt.per_layer * spec.layers / plans.pp + first + np.where(plans.pp == 1, last, 0)
+
+
 def optimizer_bytes_per_param(optimizer: str, precision: str) -> float:
     """Memory traffic of one optimizer update per parameter: read the gradient, read
     and write each fp32 state, write the working weight."""
@@ -247,23 +334,31 @@ def step_time(
     grad_bytes: float | None = None,
     flash_attention: bool = True,
     dp_overlap: bool = True,
+    autocast: bool = False,
 ) -> StepTime:
-    """Seconds per optimizer step for every plan, by part."""
+    """Seconds per optimizer step for every plan, by part. `autocast`: torch.autocast
+    training (fp32 weights, gradients and optimizer; low-precision matmuls)."""
+    autocast = autocast and precision != "fp32"
     elem = dtype_bytes(precision)  # type: ignore[arg-type]
-    g_bytes = grad_bytes if grad_bytes is not None else float(elem)
-    parts = microbatch_stage_time(spec, plans, dev, precision, flash_attention)
+    state_elem = 4 if autocast else elem  # weights and gradients as stored and communicated
+    g_bytes = grad_bytes if grad_bytes is not None else float(state_elem)
+    parts = microbatch_stage_time(spec, plans, dev, precision, flash_attention, autocast)
     t_mb = parts.sum(axis=0)
     m = plans.m.astype(float)
     compute, memory_bound, tp_comm = parts[0] * m, parts[1] * m, parts[2] * m
+    if dev.first_touch_bandwidth:  # weight gradients: allocated once per step
+        t_dev = plans.tp.astype(float)
+        _, _, grads_w = step_tensors(spec, b=1.0, t=t_dev, elem=elem, autocast=autocast)
+        memory_bound = memory_bound + first_touch_time(grads_w, dev) / plans.pp
     bubble = (plans.pp - 1) / plans.vpp * t_mb
-    pp_comm = _p2p_time(spec, plans, dev, elem) * m
+    pp_comm = _p2p_time(spec, plans, dev, state_elem) * m
     counts = count_params(spec)
     stage_params = (
         counts.transformer / plans.pp + counts.embedding + counts.output * (plans.pp == 1)
     )
     p_dev = stage_params / plans.tp
     grads = p_dev * g_bytes
-    weights = p_dev * elem
+    weights = p_dev * state_elem
     z = plans.zero
     ar = dp_reduce_time(grads, plans, dev, "all_reduce")
     rs = dp_reduce_time(grads, plans, dev, "reduce_scatter")
@@ -287,9 +382,11 @@ def step_time(
     opt_params = p_dev / np.where(z >= 1, plans.dp, 1)
     optimizer_t = (
         opt_params
-        * optimizer_bytes_per_param(optimizer, precision)
+        * optimizer_bytes_per_param(optimizer, "fp32" if autocast else precision)
         / (dev.memory_bandwidth * dev.optimizer_efficiency)
     )
+    if dev.optimizer_tensor_overhead:
+        optimizer_t = optimizer_t + _stage_tensors(spec, plans) * dev.optimizer_tensor_overhead
     return StepTime(
         compute=compute,
         memory_bound=memory_bound,
