@@ -13,7 +13,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from benchmarks.dist import DistEnv
+from benchmarks.dist import DistEnv, small_gpt_shape
 from benchmarks.gpt import GPT, batch
 from benchmarks.harness import Context, Outcome, Skip
 from benchmarks.results import DistTrainRow, GPTShape
@@ -27,15 +27,7 @@ def shape_for(ctx: Context, cuda: bool) -> GPTShape:
         return GPTShape(
             name="gpt-ddp", layers=6, hidden=768, heads=12, vocab=32768, seq_len=512, batch=8
         )
-    return ctx.size(
-        full=GPTShape(
-            name="gpt-ddp", layers=4, hidden=256, heads=4, vocab=4096, seq_len=128, batch=4
-        ),
-        quick=GPTShape(
-            name="gpt-ddp", layers=2, hidden=128, heads=4, vocab=2048, seq_len=128, batch=4
-        ),
-        tiny=GPTShape(name="gpt-tiny", layers=1, hidden=32, heads=2, vocab=64, seq_len=16),
-    )
+    return small_gpt_shape(ctx, "gpt-ddp")  # type: ignore[no-any-return]
 
 
 def process_counts(world: int, quick: bool) -> list[int]:

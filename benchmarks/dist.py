@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -54,3 +55,14 @@ def broadcast_float(value: float, src: int, device: str = "cpu") -> float:
     t = torch.tensor([value], dtype=torch.float64, device=device)
     dist.broadcast(t, src=src)
     return float(t.item())
+
+
+def small_gpt_shape(ctx: Any, name: str) -> Any:
+    """The small GPT the CPU data- and model-parallel benchmarks train, by suite size."""
+    from benchmarks.results import GPTShape
+
+    return ctx.size(
+        full=GPTShape(name=name, layers=4, hidden=256, heads=4, vocab=4096, seq_len=128, batch=4),
+        quick=GPTShape(name=name, layers=2, hidden=128, heads=4, vocab=2048, seq_len=128, batch=4),
+        tiny=GPTShape(name="gpt-tiny", layers=1, hidden=32, heads=2, vocab=64, seq_len=16),
+    )

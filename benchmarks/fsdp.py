@@ -14,7 +14,7 @@ import torch
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import fully_shard
 
-from benchmarks.dist import DistEnv
+from benchmarks.dist import DistEnv, small_gpt_shape
 from benchmarks.gpt import GPT, batch
 from benchmarks.harness import Context, Outcome, Skip
 from benchmarks.results import DistTrainRow, GPTShape
@@ -24,15 +24,7 @@ NAME = "fsdp"
 
 
 def shape_for(ctx: Context) -> GPTShape:
-    return ctx.size(
-        full=GPTShape(
-            name="gpt-fsdp", layers=4, hidden=256, heads=4, vocab=4096, seq_len=128, batch=4
-        ),
-        quick=GPTShape(
-            name="gpt-fsdp", layers=2, hidden=128, heads=4, vocab=2048, seq_len=128, batch=4
-        ),
-        tiny=GPTShape(name="gpt-tiny", layers=1, hidden=32, heads=2, vocab=64, seq_len=16),
-    )
+    return small_gpt_shape(ctx, "gpt-fsdp")  # type: ignore[no-any-return]
 
 
 def run_dist(ctx: Context, env: DistEnv) -> Outcome:

@@ -18,7 +18,7 @@ from torch.distributed.tensor.parallel import (
     parallelize_module,
 )
 
-from benchmarks.dist import DistEnv
+from benchmarks.dist import DistEnv, small_gpt_shape
 from benchmarks.gpt import GPT, batch
 from benchmarks.harness import Context, Outcome, Skip
 from benchmarks.results import DistTrainRow, GPTShape
@@ -41,15 +41,7 @@ def qkv_order(hidden: int, t: int) -> torch.Tensor:
 
 
 def shape_for(ctx: Context) -> GPTShape:
-    return ctx.size(
-        full=GPTShape(
-            name="gpt-tp", layers=4, hidden=256, heads=4, vocab=4096, seq_len=128, batch=4
-        ),
-        quick=GPTShape(
-            name="gpt-tp", layers=2, hidden=128, heads=4, vocab=2048, seq_len=128, batch=4
-        ),
-        tiny=GPTShape(name="gpt-tiny", layers=1, hidden=32, heads=2, vocab=64, seq_len=16),
-    )
+    return small_gpt_shape(ctx, "gpt-tp")  # type: ignore[no-any-return]
 
 
 def run_dist(ctx: Context, env: DistEnv) -> Outcome:
