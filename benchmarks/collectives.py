@@ -15,6 +15,7 @@ from collections.abc import Callable
 import torch
 import torch.distributed as dist
 
+from benchmarks.busbw import bus_factor
 from benchmarks.dist import DistEnv
 from benchmarks.harness import Context, Outcome
 from benchmarks.results import CollectiveRow
@@ -24,23 +25,14 @@ OPS = ("all_reduce", "all_gather", "reduce_scatter")
 ELEM = 4  # fp32
 
 
-def bus_factor(op: str, n: int) -> float:
-    """busbw / algbw (nccl-tests PERFORMANCE.md)."""
-    if n < 1:
-        raise ValueError("world size must be >= 1")
-    if op == "all_reduce":
-        return 2.0 * (n - 1) / n
-    if op in ("all_gather", "reduce_scatter"):
-        return (n - 1) / n
-    raise ValueError(f"unknown collective '{op}'")
-
-
 def sizes(ctx: Context, cuda: bool) -> list[int]:
     """Buffer sizes S in bytes (multiples of world x 4 bytes)."""
     return ctx.size(
         full=[2**p for p in range(12, 31 if cuda else 27, 2)],
         quick=[2**p for p in ((12, 16, 20, 24, 28) if cuda else (12, 16, 20, 22))],
-        tiny=[2**10, 2**18],  # far enough apart that the time grows measurably
+        # Far enough apart that transfer time outgrows a scheduler stall of a few ms
+        # (two ranks sharing two cores): 2**18 bytes let time fall with size.
+        tiny=[2**10, 2**22],
     )
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 from benchmarks.harness import Context, Outcome, Skip
 from benchmarks.results import GPTShape, OverheadRow, TrainRequest
 from benchmarks.train_step import run_in_subprocess
-from benchmarks.training import autocast_supported
 
 NAME = "overhead"
 PROBE = GPTShape(name="gpt-probe", layers=1, hidden=64, heads=2, vocab=256, seq_len=32, batch=2)
@@ -26,6 +25,8 @@ STATE_BYTES_PER_PARAM = 16  # fp32 weight + fp32 gradient + AdamW m and v
 
 
 def run(ctx: Context) -> Outcome:
+    from benchmarks.training import autocast_supported  # torch: only when the probe runs
+
     out = Outcome()
     if ctx.device == "mps":
         raise Skip("no peak-memory counter for MPS")

@@ -73,7 +73,9 @@ class MatmulRow(Record):
 class AttentionRow(Record):
     kind: Literal["attention"] = "attention"
     impl: Literal["naive", "sdpa"]
-    direction: Literal["forward", "forward_backward"]
+    direction: Literal["forward", "forward_backward", "backward"] = Field(
+        description="backward: the backward pass alone, timed on a retained graph."
+    )
     causal: bool
     dtype: str
     batch: int

@@ -11,7 +11,7 @@ pytest.importorskip("torch")
 
 import psutil
 
-from benchmarks.collectives import bus_factor
+from benchmarks.busbw import bus_factor
 from benchmarks.launcher import LaunchError, launch, parse_failure
 from benchmarks.results import BenchResult, read_bench_file
 from benchmarks.worker import FAULT_ENV

@@ -23,7 +23,7 @@ from advisor.catalog import load_catalog
 from advisor.catalog.local_cpu import cpu_facts
 from advisor.catalog.schema import DeviceProfile
 from advisor.errors import DataError
-from benchmarks.collectives import bus_factor
+from benchmarks.busbw import bus_factor
 from benchmarks.harness import summarize
 from benchmarks.results import (
     AllocatorRow,
@@ -448,3 +448,48 @@ def test_training_steps_give_per_operator_time_and_training_efficiency() -> None
     got, _ = calibrate(bench, cat, "cpu.json")
     assert got.kernel_overhead_us.value == pytest.approx(30.0, rel=1e-3)
     assert got.training_efficiency.value == pytest.approx(0.8, rel=1e-3)
+
+
+def stalled(rows: list, direction: str, factor: float) -> list:  # type: ignore[type-arg]
+    """The rows with the given direction's times multiplied: a stall, as on a busy machine."""
+    out = []
+    for r in rows:
+        if r.direction == direction:
+            t = r.time.median_s * factor
+            r = r.model_copy(update={"time": stats(t), "tflops": r.flops / t / 1e12})
+        out.append(r)
+    return out
+
+
+def test_attention_backward_is_measured_alone_not_by_subtraction() -> None:
+    # Issue 9: with the tiny benchmark sizes, forward+backward minus forward could be
+    # negative when the forward measurement stalled, and the backward curve vanished.
+    bench = gpu_bench()
+    rows = attention_rows("bf16", H100_BF16_TFLOPS)
+    alone = []
+    for r in rows:
+        if r.direction == "forward_backward":
+            fwd = next(q for q in rows if q.direction == "forward" and q.seq_len == r.seq_len)
+            t = r.time.median_s - fwd.time.median_s
+            alone.append(r.model_copy(update={"direction": "backward", "flops": 2 * fwd.flops,
+                                              "time": stats(t), "tflops": 2 * fwd.flops / t / 1e12}))  # fmt: skip
+    bench.results[5] = result("attention", stalled(rows, "forward", 50.0) + alone)
+    profile, _ = calibrate(bench, load_catalog(), "gpu.json")
+    att_b = profile.attention_backward["bf16"]
+    assert [pt[1] for pt in att_b.points] == pytest.approx(list(ATT_BWD.values()), rel=1e-4)
+
+
+def test_a_link_whose_time_falls_with_size_is_kept_from_the_measurements() -> None:
+    # Issue 9: a stalled small collective made the fit fail and the profile lost its link.
+    bench = gpu_bench()
+    rows = [
+        r for r in collective_rows("nccl", 8) if r.bytes in (2**12, 2**16) and r.op == "all_reduce"
+    ]
+    rows = [
+        r.model_copy(update={"time": stats(1.0)}) if r.bytes == 2**12 else r for r in rows
+    ]  # two sizes, the smaller stalled for a second: time falls with size
+    bench.results[2] = result("collectives", rows)
+    profile, warnings = calibrate(bench, load_catalog(), "gpu.json")
+    link = profile.links["intra_node"]
+    assert link.bus_bandwidth_gbs.value == pytest.approx(max(r.busbw_gbs for r in rows), rel=1e-4)
+    assert any("best measured bus bandwidth" in w for w in warnings)

@@ -159,6 +159,7 @@ def test_autocast_is_predicted_as_torch_amp() -> None:
 def test_benchmarks_calibrate_on_other_shapes_than_validate_trains() -> None:
     # Calibrating on the validated shapes would be circular: the training-like benchmarks
     # (the overhead probe, the allocator runs, AdamW's parameter lists) use other sizes.
+    pytest.importorskip("torch", reason="the benchmark modules that choose the shapes need torch")
     from benchmarks import adam, allocator
     from benchmarks.harness import Context, quick_context
     from benchmarks.overhead import PROBE
