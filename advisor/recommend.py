@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from advisor.billing import billed_hours, node_limit, provisioning_hours, wall_hours
 from advisor.catalog import Catalog
-from advisor.catalog.schema import DeviceProfile, Offering
+from advisor.catalog.schema import DeviceProfile, Offering, RentalTerms
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH
 from advisor.errors import AdvisorError, unknown
 from advisor.estimate import (
@@ -364,6 +364,18 @@ def _option(
         provisioning_s=provisioning_hours(c.hw.terms) * 3600,
         terms=c.hw.terms.id if c.hw.terms is not None else None,
     )
+
+
+def cost_at(o: Option, run_s: float, terms: RentalTerms | None) -> tuple[float, float]:
+    """(wall time, cost) of option `o` had its run taken `run_s` seconds: the same rental
+    terms, the same purchase or ownership (the report's sensitivity rescales with it)."""
+    if o.purchase_usd is not None:
+        scale = run_s / o.time_to_train_s if o.time_to_train_s > 0 else 1.0
+        if o.owned:
+            return run_s, (o.amortised_usd or 0.0) * scale
+        return run_s, o.purchase_usd + ((o.cost_usd or 0.0) - o.purchase_usd) * scale
+    h = run_s / 3600
+    return wall_hours(h, terms) * 3600, (o.price_per_hour_usd or 0.0) * billed_hours(h, terms)
 
 
 def horizon_s(max_days: float | None, deadline_s: float | None) -> float | None:
