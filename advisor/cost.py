@@ -1,7 +1,9 @@
 """Money, energy and emissions of a run.
 
-Cloud: node price per hour x nodes x hours. On-premises: the offering's hourly
-cost (amortised purchase + power x PUE x electricity price; schema.OnPremCost).
+Cloud: node price per hour x nodes x billed hours, where billed hours follow the
+offering's rental terms (minimum, steps, provisioning; advisor.billing).
+On-premises: the offering's hourly cost (amortised purchase + power x PUE x
+electricity price; schema.OnPremCost).
 Energy: an on-premises node's measured power x PUE; otherwise the accelerators'
 TDP x the industry-average PUE (host power is not in the catalog, so this is a
 lower bound). Emissions: energy x grid intensity.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from advisor.billing import billed_hours, terms_note, wall_hours
 from advisor.catalog.schema import Offering
 from advisor.hardware import Hardware
 
@@ -28,6 +31,8 @@ class RunCost:
     energy_kwh: float | None
     emissions_kg: float | None
     notes: tuple[str, ...]
+    billed_hours: float | None = None  # per node, under the rental terms
+    wall_time_s: float | None = None  # run + provisioning
 
 
 def node_price(offering: Offering | None, pricing: str) -> float | None:
@@ -44,7 +49,10 @@ def run_cost(
     notes: list[str] = []
     per_node = node_price(hw.offering, pricing)
     price = per_node * hw.nodes if per_node is not None else None
-    cost = price * hours if price is not None else None
+    billed = billed_hours(hours, hw.terms)
+    cost = price * billed if price is not None else None
+    if hw.terms is not None:
+        notes.append(terms_note(hw.terms, hours))
     energy: float | None = None
     off = hw.offering
     if off is not None and off.kind == "onprem" and off.onprem is not None:
@@ -59,4 +67,5 @@ def run_cost(
         energy = hw.accelerator.tdp_w.value * hw.devices * hours * DEFAULT_PUE / 1000.0
         notes.append(f"energy: accelerator TDP x PUE {DEFAULT_PUE} (host power not included)")
     emissions = energy * grid_kg_per_kwh if energy is not None else None
-    return RunCost(price, cost, energy, emissions, tuple(notes))
+    wall = wall_hours(hours, hw.terms) * 3600.0
+    return RunCost(price, cost, energy, emissions, tuple(notes), billed, wall)

@@ -80,6 +80,8 @@ class EstimateOut(BaseModel):
     device_hours: float
     price_per_hour_usd: float | None = None
     cost_usd: float | None = None
+    wall_time_s: float | None = None  # time to train + the rental's provisioning
+    billed_hours: float | None = None  # per node, under the offering's rental terms
     energy_kwh: float | None = None
     emissions_kg_co2e: float | None = None
     chosen: list[str] = Field(description="Layout fields advisor chose because they were left out.")
@@ -256,6 +258,8 @@ def describe(
         device_hours=time_to_train * hw.devices / 3600.0,
         price_per_hour_usd=money.price_per_hour_usd,
         cost_usd=money.cost_usd,
+        wall_time_s=money.wall_time_s,
+        billed_hours=money.billed_hours if money.cost_usd is not None else None,
         energy_kwh=money.energy_kwh,
         emissions_kg_co2e=money.emissions_kg,
         chosen=[],

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from advisor.catalog import Catalog
-from advisor.catalog.schema import Accelerator, DeviceProfile, Offering
+from advisor.catalog.schema import Accelerator, DeviceProfile, Offering, RentalTerms
 from advisor.errors import DataError, UsageError
 
 # A bare accelerator count is laid out as nodes of 8, the HGX/DGX/OAM board size.
@@ -22,6 +22,7 @@ class Hardware:
     profile: DeviceProfile | None
     node_network_gbs: float | None = None  # per node, one direction
     network_note: str | None = None
+    terms: RentalTerms | None = None  # how the offering is billed (None: pro rata, or owned)
 
     @property
     def nodes(self) -> int:
@@ -79,7 +80,8 @@ def resolve_hardware(
             f"no sourced inter-node network for '{off.id if off else acc.id}'; "
             "use one node, or an --offering whose network the catalog knows"
         )
-    return Hardware(acc, devices, per_node, off, prof, net, note)
+    terms = catalog.terms_for(off) if off is not None else None
+    return Hardware(acc, devices, per_node, off, prof, net, note, terms)
 
 
 def node_network(

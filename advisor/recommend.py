@@ -5,6 +5,12 @@ give the same plans and step times, so each such group is searched once (all its
 node counts in one vectorised pass) and the prices are applied afterwards. Within
 one hardware configuration the fastest plan is also the cheapest (cost = price x
 time), so each (offering, nodes) contributes its fastest plan that fits.
+
+Cost and time follow the offering's rental terms (advisor.billing: provisioning,
+minimum, billing steps, most nodes); on-premises builds cost their purchase unless
+the hardware is owned (advisor.ownership). Options slower than the horizon
+(--max-days) are removed, and costs within the estimate's range rank by time
+(advisor.ranking).
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from advisor.billing import billed_hours, node_limit, provisioning_hours, wall_hours
 from advisor.catalog import Catalog
-from advisor.catalog.schema import DeviceProfile, Offering
+from advisor.catalog.schema import DeviceProfile, Offering, RentalTerms
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH
 from advisor.errors import AdvisorError, unknown
 from advisor.estimate import (
@@ -34,6 +41,8 @@ from advisor.model.device import device_model
 from advisor.model.flops import model_flops_per_token
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
+from advisor.ownership import Ownership, ownership
+from advisor.ranking import DEFAULT_MAX_DAYS, TIE_TOLERANCE, rank_order
 from advisor.search import Scored, enumerate_plans, score
 
 
@@ -55,6 +64,9 @@ class Query(BaseModel):
     objective: str
     top: int
     precision: str
+    max_days: float | None = None
+    owned: bool = False
+    tie_tolerance: float = TIE_TOLERANCE
 
 
 class Option(EstimateOut):
@@ -62,6 +74,16 @@ class Option(EstimateOut):
     provider: str
     offering: str
     nodes: int
+    # wall_time_s (provisioning + time to train) is what deadlines and --max-days see;
+    # billed_hours is per node under the rental terms (the run itself on-premises).
+    provisioning_s: float
+    terms: str | None = None  # rental terms id; None for on-premises
+    purchase_usd: float | None = None  # on-premises: whole nodes
+    amortised_usd: float | None = None  # on-premises: amortisation + energy for the run
+    owned: bool | None = None
+    utilization: float | None = None
+    break_even_days: float | None = None  # days of use at which buying = renting
+    comparable_offering: str | None = None
 
 
 class Shortfall(BaseModel):
@@ -80,6 +102,7 @@ class RecommendOut(BaseModel):
     options: list[Option]
     shortfall: Shortfall | None = None
     feasible_options: int
+    removed_by_max_days: int = 0
     offerings_searched: int
     plans_scored: int
     search_seconds: float
@@ -95,8 +118,10 @@ class Candidate:
     index: int
     dev: Any
     tokens_per_s: float
-    time_s: float
+    time_s: float  # wall clock: provisioning + run
     cost: float
+    billed_h: float
+    own: Ownership | None = None
 
 
 def node_counts(offering: Offering, max_devices: int, multi_node: bool) -> list[int]:
@@ -162,6 +187,8 @@ def recommend(
     profile: DeviceProfile | None = None,
     grid_kg_per_kwh: float = DEFAULT_GRID_KG_PER_KWH,
     onprem: bool = False,
+    max_days: float | None = None,
+    owned: bool = False,
 ) -> RecommendOut:
     started = time.perf_counter()
     counts = count_params(spec)
@@ -222,11 +249,23 @@ def recommend(
             for o in members:
                 price = o.price_per_hour(pricing)
                 assert price is not None
-                hw = Hardware(acc, d, per_node, o, prof, bw, None)
-                candidates.append(
-                    Candidate(o, n, hw, scored, int(j), dev, tps, t, price * n * t / 3600)
-                )
+                terms = catalog.terms_for(o)
+                limit = node_limit(terms, o.max_nodes)
+                if limit is not None and n > limit:
+                    continue
+                hw = Hardware(acc, d, per_node, o, prof, bw, None, terms)
+                run_h = t / 3600
+                if o.kind == "onprem":
+                    own = ownership(catalog, o, n, run_h, pricing, owned)
+                    c = Candidate(o, n, hw, scored, int(j), dev, tps, t, own.cost_usd, run_h, own)
+                else:
+                    billed = billed_hours(run_h, terms)
+                    wall = wall_hours(run_h, terms) * 3600
+                    cost = price * n * billed
+                    c = Candidate(o, n, hw, scored, int(j), dev, tps, wall, cost, billed)
+                candidates.append(c)
     elapsed = time.perf_counter() - started
+    horizon = horizon_s(max_days, deadline_s)
     query = Query(
         model=spec.name,
         params=counts.total,
@@ -241,6 +280,8 @@ def recommend(
         objective=objective,
         top=top,
         precision=training.precision,
+        max_days=horizon / 86400 if horizon is not None else None,
+        owned=owned,
     )
     if not candidates:
         raise AdvisorError(
@@ -248,25 +289,41 @@ def recommend(
             f"{max_devices} devices: nothing fits in memory; raise --max-devices or pick a "
             "smaller model"
         )
-    ok = [
+    within = [
         c
         for c in candidates
         if (budget is None or c.cost <= budget) and (deadline_s is None or c.time_s <= deadline_s)
     ]
-    key = (lambda c: (c.cost, c.time_s)) if objective == "cost" else (lambda c: (c.time_s, c.cost))
-    ok.sort(key=key)
+    ok = [c for c in within if horizon is None or c.time_s <= horizon]
+    costs = np.array([c.cost for c in ok])
+    times = np.array([c.time_s for c in ok])
+    order = (
+        rank_order(costs, times, TIE_TOLERANCE)
+        if objective == "cost"
+        else rank_order(times, costs, TIE_TOLERANCE)
+    )
+    ok = [ok[int(k)] for k in order]
     options = [
         _option(spec, training, c, r + 1, tokens, pricing, grid_kg_per_kwh)
         for r, c in enumerate(ok[:top])
     ]
     shortfall = None
     if not ok:
-        shortfall = _shortfall(spec, candidates, budget, deadline_s, tokens)
+        limit = deadline_s if horizon is None else min(horizon, deadline_s or horizon)
+        shortfall = _shortfall(spec, candidates, budget, limit, tokens)
+        if within and horizon is not None:
+            shortfall = shortfall.model_copy(
+                update={
+                    "reason": f"no option finishes within --max-days {horizon / 86400:g} "
+                    f"({len(within)} within the other limits take longer); raise --max-days"
+                }
+            )
     return RecommendOut(
         query=query,
         options=options,
         shortfall=shortfall,
         feasible_options=len(ok),
+        removed_by_max_days=len(within) - len(ok),
         offerings_searched=len(offerings),
         plans_scored=plans_scored,
         search_seconds=elapsed,
@@ -284,13 +341,51 @@ def _option(
     grid: float,
 ) -> Option:
     est = describe(spec, training, c.hw, c.dev, c.scored, c.index, tokens, pricing, grid)
+    own = c.own
+    extra: dict[str, Any] = {}
+    if own is not None:
+        notes = [a for a in est.assumptions if not a.startswith("on-prem:")]
+        extra = {
+            "cost_usd": own.cost_usd,
+            "purchase_usd": own.purchase_usd,
+            "amortised_usd": own.amortised_usd,
+            "owned": own.owned,
+            "utilization": own.utilization,
+            "break_even_days": own.break_even_days,
+            "comparable_offering": own.comparable_offering,
+            "assumptions": [*notes, *own.notes],
+        }
     return Option(
-        **est.model_dump(),
+        **{**est.model_dump(), **extra},
         rank=rank,
         provider=c.offering.provider,
         offering=c.offering.id,
         nodes=c.nodes,
+        provisioning_s=provisioning_hours(c.hw.terms) * 3600,
+        terms=c.hw.terms.id if c.hw.terms is not None else None,
     )
+
+
+def cost_at(o: Option, run_s: float, terms: RentalTerms | None) -> tuple[float, float]:
+    """(wall time, cost) of option `o` had its run taken `run_s` seconds: the same rental
+    terms, the same purchase or ownership (the report's sensitivity rescales with it)."""
+    if o.purchase_usd is not None:
+        scale = run_s / o.time_to_train_s if o.time_to_train_s > 0 else 1.0
+        if o.owned:
+            return run_s, (o.amortised_usd or 0.0) * scale
+        return run_s, o.purchase_usd + ((o.cost_usd or 0.0) - o.purchase_usd) * scale
+    h = run_s / 3600
+    return wall_hours(h, terms) * 3600, (o.price_per_hour_usd or 0.0) * billed_hours(h, terms)
+
+
+def horizon_s(max_days: float | None, deadline_s: float | None) -> float | None:
+    """The longest run to recommend: --max-days when given, else the deadline when one is
+    given (the user said how long they can wait), else the default horizon."""
+    if max_days is not None:
+        return max_days * 86400
+    if deadline_s is not None:
+        return None
+    return DEFAULT_MAX_DAYS * 86400
 
 
 def _shortfall(

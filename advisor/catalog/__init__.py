@@ -29,10 +29,13 @@ from advisor.catalog.schema import (
     Figure,
     Network,
     Offering,
+    RentalTerms,
     Source,
     Storage,
 )
 from advisor.errors import DataError, unknown
+
+DEFAULT_TERMS = "default"  # terms for cloud offerings that name none
 
 _MODELS: dict[str, Any] = {
     "accelerators": Accelerator,
@@ -42,6 +45,7 @@ _MODELS: dict[str, Any] = {
     "offerings": Offering,
     "profiles": DeviceProfile,
     "sources": Source,
+    "terms": RentalTerms,
 }
 _SINGULAR = {
     "accelerators": "accelerator",
@@ -51,6 +55,7 @@ _SINGULAR = {
     "offerings": "offering",
     "profiles": "profile",
     "sources": "source",
+    "terms": "terms",
 }
 
 
@@ -65,6 +70,7 @@ class Catalog:
     offerings: dict[str, Offering]
     profiles: dict[str, DeviceProfile]
     sources: dict[str, Source]
+    terms: dict[str, RentalTerms] = field(default_factory=dict)
     files: tuple[Path, ...] = ()
     _aliases: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
@@ -109,6 +115,13 @@ class Catalog:
         mine = [p for p in self.profiles.values() if p.accelerator == accelerator_id]
         mine.sort(key=lambda p: not p.id.endswith("-fit"))
         return mine[0] if mine else None
+
+    def terms_for(self, offering: Offering) -> RentalTerms | None:
+        """The rental terms an offering is sold under: its own, else the catalog's
+        'default' (an assumption, see terms.yaml); None for hardware one buys."""
+        if offering.kind == "onprem":
+            return None
+        return self.terms.get(offering.terms or DEFAULT_TERMS)
 
     def source_of(self, fig: Figure) -> str:
         """A figure's source as a full address when it is a known key."""
@@ -177,6 +190,8 @@ def _check_references(
             raise fail("offerings", key, "node_network", f"unknown network '{o.node_network}'")
         if o.host_cpu and o.host_cpu not in cpus:
             raise fail("offerings", key, "host_cpu", f"unknown cpu '{o.host_cpu}'")
+        if o.terms and o.terms not in tables["terms"]:
+            raise fail("offerings", key, "terms", f"unknown terms '{o.terms}'")
     for key, p in tables["profiles"].items():
         if p.accelerator not in accs:
             raise fail("profiles", key, "accelerator", f"unknown accelerator '{p.accelerator}'")

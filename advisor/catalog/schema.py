@@ -170,6 +170,41 @@ class OnPremCost(Strict):
         return capex + energy
 
 
+class RentalTerms(Strict):
+    """How a rental is sold: billing granularity, set-up time, and the most nodes one can get.
+
+    Billed time = max(minimum, ceil(t / increment) x increment) for t = provisioning + run
+    (+ the unusable tail of a reservation); past `long_after_hours` the increment is
+    `long_increment_hours` (advisor.billing.billed_hours).
+    """
+
+    id: Id
+    name: str
+    minimum_hours: Figure = Field(description="Shortest billable rental.")
+    increment_hours: Figure = Field(description="Billing step; 1/3600 is per-second billing.")
+    long_after_hours: Figure | None = Field(
+        default=None, description="Rentals longer than this are billed in the long increment."
+    )
+    long_increment_hours: Figure | None = None
+    max_hours: Figure | None = Field(default=None, description="Longest single rental.")
+    unusable_tail_hours: Figure | None = Field(
+        default=None, description="End of a billed period the nodes cannot be used."
+    )
+    provisioning_minutes: Figure = Field(description="From asking to the job running, billed.")
+    max_nodes: Figure | None = Field(default=None, description="Most nodes in one rental.")
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _steps(self) -> RentalTerms:
+        if self.increment_hours.value <= 0:
+            raise ValueError("increment_hours must be positive")
+        if (self.long_after_hours is None) != (self.long_increment_hours is None):
+            raise ValueError("give long_after_hours and long_increment_hours together")
+        if self.long_increment_hours is not None and self.long_increment_hours.value <= 0:
+            raise ValueError("long_increment_hours must be positive")
+        return self
+
+
 class Offering(Strict):
     """One node you can rent (cloud instance) or buy (on-premises build)."""
 
@@ -193,6 +228,9 @@ class Offering(Strict):
     reserved_usd_per_hour: Figure | None = None
     onprem: OnPremCost | None = None
     max_nodes: int | None = Field(default=None, ge=1)
+    terms: Id | None = Field(
+        default=None, description="Rental terms id (terms.yaml); cloud default: 'default'."
+    )
     notes: str | None = None
 
     @model_validator(mode="after")
@@ -344,7 +382,16 @@ class DeviceProfile(Strict):
     notes: str | None = None
 
 
-KINDS = ("accelerators", "cpus", "networks", "storage", "offerings", "profiles", "sources")
+KINDS = (
+    "accelerators",
+    "cpus",
+    "networks",
+    "storage",
+    "offerings",
+    "profiles",
+    "sources",
+    "terms",
+)
 
 
 class CatalogFile(Strict):
@@ -358,3 +405,4 @@ class CatalogFile(Strict):
     offerings: list[Offering] = Field(default_factory=list)
     profiles: list[DeviceProfile] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list)
+    terms: list[RentalTerms] = Field(default_factory=list)

@@ -30,6 +30,8 @@ from advisor.units import (
 )
 
 OBJECTIVES = ("cost", "time")
+# Kept in step with advisor.ranking.DEFAULT_MAX_DAYS (not imported: it pulls numpy in).
+MAX_DAYS_HELP = "Longest run to recommend, in days (default 90, or the --deadline)."
 
 
 def parse_deadline(text: str) -> float:
@@ -89,6 +91,8 @@ def recommend_request(
     grid_intensity: float | None,
     onprem: bool,
     catalog: list[Path] | None,
+    max_days: float | None = None,
+    owned: bool = False,
 ) -> RecommendRequest:
     """Turn the command-line options (shared by `recommend` and `report`) into arguments."""
     spec = resolve_model(params, model, hf_config, seq_len=seq_len)
@@ -122,7 +126,9 @@ def recommend_request(
         "top": top,
         "profile": read_profile(profile) if profile else None,
         "grid_kg_per_kwh": DEFAULT_GRID_KG_PER_KWH if grid_intensity is None else grid_intensity,
-        "onprem": onprem,
+        "onprem": onprem or owned,
+        "max_days": max_days,
+        "owned": owned,
     }
     return RecommendRequest(spec, training, cat, kwargs)
 
@@ -156,8 +162,14 @@ def recommend(
         float | None, typer.Option(min=0.0, help="kg CO2e per kWh (default: US average 0.39).")
     ] = None,
     onprem: Annotated[
-        bool, typer.Option("--onprem", help="Include on-premises builds (amortised cost).")
+        bool, typer.Option("--onprem", help="Include on-premises builds (purchase cost).")
     ] = False,
+    owned: Annotated[
+        bool, typer.Option("--owned", help="On-premises hardware is already owned (amortised).")
+    ] = False,
+    max_days: Annotated[
+        float | None, typer.Option(min=0.001, help=MAX_DAYS_HELP, show_default=False)
+    ] = None,
     csv_out: Annotated[bool, typer.Option("--csv", help="Print the options as CSV.")] = False,
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,
@@ -187,6 +199,8 @@ def recommend(
         grid_intensity=grid_intensity,
         onprem=onprem,
         catalog=catalog,
+        max_days=max_days,
+        owned=owned,
     )
     out = run_recommend(req.spec, req.training, req.catalog, **req.kwargs)
     if json_out:
@@ -214,7 +228,12 @@ CSV_FIELDS = (
     "mfu",
     "tokens_per_s",
     "time_to_train_s",
+    "wall_time_s",
+    "billed_hours",
     "cost_usd",
+    "purchase_usd",
+    "amortised_usd",
+    "break_even_days",
     "price_per_hour_usd",
     "memory_per_device_bytes",
     "energy_kwh",
@@ -241,12 +260,55 @@ def _row(o) -> dict[str, object]:  # type: ignore[no-untyped-def]
         "mfu": round(o.mfu, 4),
         "tokens_per_s": round(o.tokens_per_s, 1),
         "time_to_train_s": round(o.time_to_train_s, 1),
+        "wall_time_s": round(o.wall_time_s, 1),
+        "billed_hours": round(o.billed_hours, 4),
         "cost_usd": round(o.cost_usd or 0.0, 2),
+        "purchase_usd": o.purchase_usd,
+        "amortised_usd": o.amortised_usd,
+        "break_even_days": o.break_even_days,
         "price_per_hour_usd": o.price_per_hour_usd,
         "memory_per_device_bytes": round(o.memory_per_device_bytes.total),
         "energy_kwh": o.energy_kwh,
         "emissions_kg_co2e": o.emissions_kg_co2e,
     }
+
+
+def _billed(o) -> str:  # type: ignore[no-untyped-def]
+    """Billed time per node, or how on-premises hardware is paid for."""
+    if o.purchase_usd is not None:
+        return "owned" if o.owned else "buy"
+    return f"{o.billed_hours:,.1f} h" if o.billed_hours < 48 else f"{o.billed_hours / 24:,.1f} d"
+
+
+def _print_notes(c, out) -> None:  # type: ignore[no-untyped-def]
+    """What the table's columns rest on, and what was left out of it."""
+    q = out.query
+    c.print(
+        "[dim]time: provisioning + training; billed: hours paid per node under the "
+        "offering's rental terms (minimum and billing steps)[/]"
+    )
+    if out.removed_by_max_days:
+        c.print(
+            f"[yellow]{out.removed_by_max_days} option(s) within the limits take longer than "
+            f"{q.max_days:g} days and are not shown (--max-days).[/]"
+        )
+    c.print(
+        f"[dim]costs within {q.tie_tolerance:.0%} of each other (the estimate's range) rank "
+        f"by {'time' if q.objective == 'cost' else 'cost'}[/]"
+    )
+    seen: set[str] = set()
+    for o in out.options:
+        if o.purchase_usd is None or o.offering in seen:
+            continue
+        seen.add(o.offering)
+        buy = f"{o.nodes} x {o.offering}: purchase {format_money(o.purchase_usd)}"
+        use = f"amortised + energy for this run: {format_money(o.amortised_usd or 0.0)}"
+        extra = [
+            a
+            for a in o.assumptions
+            if a.startswith(("on-prem:", "break-even", "renting", "delivery", "no cloud"))
+        ]
+        c.print(f"[dim]{buy}; {use}; " + "; ".join(extra) + "[/]")
 
 
 def _print_csv(out) -> None:  # type: ignore[no-untyped-def]
@@ -295,13 +357,14 @@ def _print_table(out) -> None:  # type: ignore[no-untyped-def]
         "MFU",
         "tokens/s",
         "time",
+        "billed",
         "cost",
         "mem/device",
     ):
         t.add_column(
             col,
             justify="right"
-            if col in ("#", "MFU", "tokens/s", "time", "cost", "mem/device")
+            if col in ("#", "MFU", "tokens/s", "time", "billed", "cost", "mem/device")
             else "left",
         )
     for o in out.options:
@@ -318,11 +381,13 @@ def _print_table(out) -> None:  # type: ignore[no-untyped-def]
             layout,
             f"{o.mfu:.0%}",
             f"{o.tokens_per_s:,.0f}",
-            format_duration(o.time_to_train_s),
+            format_duration(o.wall_time_s),
+            _billed(o),
             format_money(o.cost_usd or 0.0),
             format_bytes(o.memory_per_device_bytes.total),
         )
     c.print(t)
+    _print_notes(c, out)
     c.print(
         f"[dim]searched {out.offerings_searched} offerings, {out.plans_scored:,} plans in "
         f"{out.search_seconds:.2f} s ({out.plans_per_second:,.0f} plans/s)[/]"

@@ -19,7 +19,7 @@ from typing import Annotated
 import typer
 
 from advisor.cli.common import CatalogOpt
-from advisor.cli.recommend_cmd import recommend_request
+from advisor.cli.recommend_cmd import MAX_DAYS_HELP, recommend_request
 from advisor.errors import UsageError
 
 FORMATS = ("html", "md", "json")
@@ -64,8 +64,14 @@ def report(
         float | None, typer.Option(min=0.0, help="kg CO2e per kWh (default: US average 0.39).")
     ] = None,
     onprem: Annotated[
-        bool, typer.Option("--onprem", help="Include on-premises builds (amortised cost).")
+        bool, typer.Option("--onprem", help="Include on-premises builds (purchase cost).")
     ] = False,
+    owned: Annotated[
+        bool, typer.Option("--owned", help="On-premises hardware is already owned (amortised).")
+    ] = False,
+    max_days: Annotated[
+        float | None, typer.Option(min=0.001, help=MAX_DAYS_HELP, show_default=False)
+    ] = None,
     out: Annotated[
         str | None,
         typer.Option(
@@ -108,6 +114,8 @@ def report(
         grid_intensity=grid_intensity,
         onprem=onprem,
         catalog=catalog,
+        max_days=max_days,
+        owned=owned,
     )
     make_folder = False
     if out is None:

@@ -32,7 +32,7 @@ from advisor.layout import default_batch_tokens
 from advisor.model.device import DeviceModel, EfficiencyCurve, device_model
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
-from advisor.recommend import Option, Query, RecommendOut, Shortfall, recommend
+from advisor.recommend import Option, Query, RecommendOut, Shortfall, cost_at, recommend
 from advisor.search import enumerate_plans, score
 
 EFFICIENCY_FACTORS = (0.8, 0.9, 1.1)
@@ -189,7 +189,7 @@ class _Rescorer:
         if not np.isfinite(per_token[j]):
             return float("inf"), float("inf")
         t = tokens / float(scored.tokens_per_s[j])
-        return t, self.price_per_hour * t / 3600.0
+        return cost_at(self.option, t, self.hw.terms)  # billing terms, purchase or ownership
 
 
 def _scale_curve(c: EfficiencyCurve, f: float) -> EfficiencyCurve:
@@ -227,7 +227,8 @@ def _rescorer(catalog: Catalog, o: Option, profile: DeviceProfile | None) -> _Re
     bw = off.node_network_bandwidth_gbs.value if off.node_network_bandwidth_gbs else None
     per_node = off.accelerator_count
     dev = device_model(catalog, acc, prof, off, per_node, bw)
-    hw = Hardware(acc, int(o.hardware["devices"]), per_node, off, prof, bw, None)
+    terms = catalog.terms_for(off)
+    hw = Hardware(acc, int(o.hardware["devices"]), per_node, off, prof, bw, None, terms)
     return _Rescorer(o, hw, dev, float(o.price_per_hour_usd or 0.0))
 
 
@@ -366,14 +367,12 @@ def answer(
     hi, lo = by.get("efficiency x0.9"), by.get("efficiency x1.1")
     cost = best.cost_usd or 0.0
     cost_r = Range(value=cost, low=lo.cost_usd if lo else cost, high=hi.cost_usd if hi else cost)
-    time_r = Range(
-        value=best.time_to_train_s,
-        low=lo.time_s if lo else best.time_to_train_s,
-        high=hi.time_s if hi else best.time_to_train_s,
-    )
+    wall = best.wall_time_s or best.time_to_train_s  # provisioning + training
+    time_r = Range(value=wall, low=lo.time_s if lo else wall, high=hi.time_s if hi else wall)
     hw = best.hardware
+    verb = "Rent" if best.purchase_usd is None else ("Use" if best.owned else "Buy")
     headline = (
-        f"Rent {best.nodes} x {best.offering} ({best.provider}): {hw['devices']} x {hw['name']}"
+        f"{verb} {best.nodes} x {best.offering} ({best.provider}): {hw['devices']} x {hw['name']}"
     )
     why = [
         f"Lay the job out as {_layout(best)}: {best.mfu:.0%} MFU, "
@@ -460,7 +459,7 @@ def points(constrained: list[Option], context: list[Option], q: Query) -> list[P
         seen.add(key)
         cost = o.cost_usd or 0.0
         feasible = (q.budget_usd is None or cost <= q.budget_usd) and (
-            q.deadline_s is None or o.time_to_train_s <= q.deadline_s
+            q.deadline_s is None or (o.wall_time_s or o.time_to_train_s) <= q.deadline_s
         )
         pts.append(
             Point(
@@ -469,7 +468,7 @@ def points(constrained: list[Option], context: list[Option], q: Query) -> list[P
                 nodes=o.nodes,
                 accelerator=str(o.hardware["accelerator"]),
                 devices=int(o.hardware["devices"]),
-                time_s=o.time_to_train_s,
+                time_s=o.wall_time_s or o.time_to_train_s,
                 cost_usd=cost,
                 feasible=feasible,
                 pareto=False,
