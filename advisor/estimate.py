@@ -223,6 +223,8 @@ def describe(
         assumptions.append(f"devices grouped in nodes of {hw.devices_per_node}")
     if hw.network_note and hw.devices > hw.devices_per_node:
         assumptions.append(hw.network_note)
+    if hw.domain_note:
+        assumptions.append(hw.domain_note)
     peak = dev.peak(training.precision)
     return EstimateOut(
         model=spec.model_dump(exclude_none=True),
