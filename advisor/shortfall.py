@@ -51,7 +51,8 @@ def find_shortfall(
         per_device = max(candidates, key=lambda c: c.tokens_per_s / c.hw.devices)
         rate = per_device.tokens_per_s / per_device.hw.devices
         needed = math.ceil(tokens / deadline_s / rate)
-        binding = ["--deadline", "--max-devices" if needed > max_devices else "the offerings"]
+        binding = ["--deadline", "--max-devices" if needed > max_devices else "scaling"]
+        fast_rate = fast.tokens_per_s / fast.hw.devices
         reason = (
             f"no option trains {format_size(tokens)} tokens within the deadline "
             f"({format_duration(deadline_s)}): the fastest within --max-devices {max_devices} is "
@@ -62,7 +63,9 @@ def find_shortfall(
             + (
                 f"--max-devices {max_devices} binds"
                 if needed > max_devices
-                else "the offerings' sizes and the batch bind"
+                else f"scaling binds: on {fast.hw.devices:,} devices throughput per device falls "
+                f"to {fast_rate:,.0f} tokens/s (a larger --global-batch-tokens lets more of them "
+                "run data-parallel)"
             )
         )
         if budget is not None and fast.cost > budget:
