@@ -15,7 +15,7 @@ from advisor.catalog import Catalog, load_catalog
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, run_cost
 from advisor.errors import UsageError
 from advisor.hardware import Hardware
-from advisor.layout import LayoutChoice, check_layout, default_batch_tokens
+from advisor.layout import LayoutChoice, batch_notes, check_layout, default_batch_tokens
 from advisor.model.device import DeviceModel, device_model
 from advisor.model.flops import flops_report
 from advisor.model.memory import GIB
@@ -126,6 +126,15 @@ def search_hardware(
     catalog = catalog or load_catalog()
     dev = hardware_device(catalog, hw)
     plans = enumerate_plans(spec, [hw.devices], hw.devices_per_node, batch_tokens, choice)
+    if len(plans) == 0 and len(
+        enumerate_plans(spec, [hw.devices], hw.devices_per_node, 1e15, choice)
+    ):
+        raise UsageError(
+            f"the global batch of {batch_tokens:,.0f} tokens has fewer sequences of "
+            f"{spec.seq_len} than {hw.devices} device(s) need data-parallel replicas with "
+            "these layout flags: the batch limits scale; raise --global-batch-tokens, use fewer "
+            "devices, or more --tp/--pp"
+        )
     if len(plans) == 0:
         raise UsageError(
             f"no layout of {spec.name} on {hw.devices} device(s) agrees with the layout "
@@ -162,8 +171,8 @@ def estimate(
     assumptions = list(out.assumptions)
     if training.tokens is None:
         assumptions.append(f"tokens = {CHINCHILLA_TOKENS_PER_PARAM} x parameters (Chinchilla)")
-    if training.global_batch_tokens is None:
-        assumptions.append("global batch from GPT-3 Table 2.1 for the nearest model size")
+    given = training.global_batch_tokens is not None
+    assumptions += batch_notes(batch, out.global_batch_tokens, spec.seq_len, given, counts.total)
     return out.model_copy(
         update={
             "chosen": choice.unset(),
@@ -216,6 +225,8 @@ def describe(
         assumptions.append(f"devices grouped in nodes of {hw.devices_per_node}")
     if hw.network_note and hw.devices > hw.devices_per_node:
         assumptions.append(hw.network_note)
+    if hw.domain_note:
+        assumptions.append(hw.domain_note)
     peak = dev.peak(training.precision)
     return EstimateOut(
         model=spec.model_dump(exclude_none=True),

@@ -23,6 +23,7 @@ class Hardware:
     node_network_gbs: float | None = None  # per node, one direction
     network_note: str | None = None
     terms: RentalTerms | None = None  # how the offering is billed (None: pro rata, or owned)
+    domain_note: str | None = None  # a node larger than a board: one chip-link domain
 
     @property
     def nodes(self) -> int:
@@ -42,6 +43,7 @@ def resolve_hardware(
     profile: DeviceProfile | None = None,
 ) -> Hardware:
     """Exactly one of --accelerator or --offering; counts default to one node."""
+    domain = None
     if accelerator and offering:
         raise UsageError("give --accelerator or --offering, not both")
     if offering:
@@ -61,11 +63,17 @@ def resolve_hardware(
         off = None
         acc = catalog.accelerator(accelerator)
         devices = count or 1
-        per_node = 1 if acc.kind == "cpu" else min(devices, DEFAULT_DEVICES_PER_NODE)
+        size = _node_size(acc)
+        per_node = 1 if acc.kind == "cpu" else min(devices, size)
         if devices % per_node:
             raise UsageError(
-                f"--count {devices}: more than one node needs a multiple of "
-                f"{DEFAULT_DEVICES_PER_NODE} devices"
+                f"--count {devices}: more than one node needs a multiple of {size} devices"
+            )
+        if size > DEFAULT_DEVICES_PER_NODE and acc.scale_up_devices:
+            domain = (
+                f"{per_node} devices in one chip-link domain (up to {size}, "
+                f"{acc.scale_up_devices.source}); its collectives at the node bus bandwidth "
+                "of the device profile"
             )
     if acc.memory_bytes is None:
         raise DataError(f"accelerator '{acc.id}' has no sourced memory size in the catalog")
@@ -78,10 +86,18 @@ def resolve_hardware(
     if devices > per_node and net is None:
         raise DataError(
             f"no sourced inter-node network for '{off.id if off else acc.id}'; "
-            "use one node, or an --offering whose network the catalog knows"
+            f"use one node (up to {per_node} devices), or an --offering whose network the "
+            "catalog knows"
         )
     terms = catalog.terms_for(off) if off is not None else None
-    return Hardware(acc, devices, per_node, off, prof, net, note, terms)
+    return Hardware(acc, devices, per_node, off, prof, net, note, terms, domain)
+
+
+def _node_size(acc: Accelerator) -> int:
+    """Devices a bare --count groups per node: the chip-link domain where the catalog gives
+    one (GB200 NVL72: 72), else the 8 of an HGX/DGX/OAM board."""
+    fig = acc.scale_up_devices
+    return max(DEFAULT_DEVICES_PER_NODE, int(fig.value)) if fig else DEFAULT_DEVICES_PER_NODE
 
 
 def node_network(

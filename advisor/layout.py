@@ -20,11 +20,38 @@ GPT3_BATCH_TOKENS = (
 )
 
 
-def default_batch_tokens(n_params: float) -> float:
-    """GPT-3's batch size for the nearest model size (Table 2.1)."""
+def _nearest_gpt3(n_params: float) -> tuple[float, float]:
     import math
 
-    return min(GPT3_BATCH_TOKENS, key=lambda r: abs(math.log(r[0] / n_params)))[1]
+    return min(GPT3_BATCH_TOKENS, key=lambda r: abs(math.log(r[0] / n_params)))
+
+
+def default_batch_tokens(n_params: float) -> float:
+    """GPT-3's batch size for the nearest model size (Table 2.1). It depends on the model
+    only, never on the device count; the table's largest, 3.2M tokens (175B), caps it."""
+    return _nearest_gpt3(n_params)[1]
+
+
+def batch_notes(asked: float, used: float, seq_len: int, given: bool, n_params: float) -> list[str]:
+    """Where the global batch came from and, when a layout could not give it exactly, how
+    it was rounded (the search keeps the asked batch exactly wherever a layout gives it)."""
+    notes = []
+    if not given:
+        size, tokens = _nearest_gpt3(n_params)
+        notes.append(
+            f"global batch {tokens:,.0f} tokens: GPT-3's for its nearest model size, "
+            f"{size / 1e9:g}B (Brown et al. 2020, Table 2.1); capped at the table's largest, "
+            f"{max(t for _, t in GPT3_BATCH_TOKENS):,.0f} (175B), and not grown with the "
+            "device count; set --global-batch-tokens to choose"
+        )
+    if abs(used - asked) >= 0.5:
+        notes.append(
+            f"global batch {asked:,.0f} tokens rounded to {used:,.0f} ({used / asked - 1:+.1%}): "
+            f"a step is whole {seq_len}-token sequences, data-parallel replicas x micro-batch x "
+            "accumulation steps; no layout on these devices gives the batch exactly, so those "
+            "within 5% of it were searched"
+        )
+    return notes
 
 
 def divisors(n: int) -> list[int]:

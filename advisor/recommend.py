@@ -15,7 +15,6 @@ the hardware is owned (advisor.ownership). Options slower than the horizon
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ from advisor.billing import billed_hours, node_limit, provisioning_hours, wall_h
 from advisor.catalog import Catalog
 from advisor.catalog.schema import DeviceProfile, Offering, RentalTerms
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH
+from advisor.dropped import Dropped, nothing_priced, unpriced
 from advisor.errors import AdvisorError, unknown
 from advisor.estimate import (
     CHINCHILLA_TOKENS_PER_PARAM,
@@ -36,14 +36,14 @@ from advisor.estimate import (
     overhead_bytes,
 )
 from advisor.hardware import Hardware
-from advisor.layout import default_batch_tokens
+from advisor.layout import batch_notes, default_batch_tokens
 from advisor.model.device import device_model
-from advisor.model.flops import model_flops_per_token
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
 from advisor.ownership import Ownership, ownership
 from advisor.ranking import DEFAULT_MAX_DAYS, TIE_TOLERANCE, rank_order
 from advisor.search import Scored, enumerate_plans, score
+from advisor.shortfall import Shortfall, find_shortfall
 
 
 class Query(BaseModel):
@@ -67,6 +67,7 @@ class Query(BaseModel):
     max_days: float | None = None
     owned: bool = False
     tie_tolerance: float = TIE_TOLERANCE
+    global_batch_tokens: float | None = None
 
 
 class Option(EstimateOut):
@@ -86,21 +87,12 @@ class Option(EstimateOut):
     comparable_offering: str | None = None
 
 
-class Shortfall(BaseModel):
-    """What the budget buys when it cannot train the requested tokens."""
-
-    reason: str
-    cheapest_offering: str
-    cheapest_cost_usd: float
-    tokens_budget_buys: float
-    compute_optimal_params: float
-    compute_optimal_tokens: float
-
-
 class RecommendOut(BaseModel):
     query: Query
     options: list[Option]
     shortfall: Shortfall | None = None
+    notes: list[str] = []
+    dropped: list[Dropped] = []
     feasible_options: int
     removed_by_max_days: int = 0
     offerings_searched: int
@@ -195,38 +187,49 @@ def recommend(
     tokens = training.tokens or CHINCHILLA_TOKENS_PER_PARAM * counts.total
     batch = training.global_batch_tokens or default_batch_tokens(counts.total)
     offerings = select_offerings(catalog, providers, accelerators, pricing, onprem)
+    dropped = unpriced(catalog, providers, accelerators, pricing, onprem, offerings)
     if not offerings:
-        raise AdvisorError(
-            f"no offering in the catalog has an {pricing} price for the providers and "
-            "accelerators asked for"
-        )
+        raise AdvisorError(nothing_priced(catalog, pricing, dropped))
     groups: dict[tuple[Any, ...], list[Offering]] = {}
     for o in offerings:
         groups.setdefault(_group_key(o), []).append(o)
     candidates: list[Candidate] = []
+    batch_limited: dict[str, int] = {}  # accelerator -> fewest devices the batch cannot use
     plans_scored = 0
+    skipped: dict[str, str] = {}  # accelerator -> why a group of its offerings was not scored
+    one_node: dict[str, str] = {}  # accelerator -> an offering searched on one node only
+    multi_node: set[str] = set()  # accelerators with an offering whose network is sourced
     for members in groups.values():
         head = members[0]
         acc = catalog.accelerator(head.accelerator)
         if acc.memory_bytes is None:
+            skipped[acc.id] = "no sourced memory size in the catalog"
             continue
         prof = profile if profile is not None and profile.accelerator == acc.id else None
         prof = prof or catalog.profile_for(acc.id)
         bw = head.node_network_bandwidth_gbs.value if head.node_network_bandwidth_gbs else None
         ns = node_counts(head, max_devices, multi_node=bw is not None)
+        if bw is None:
+            one_node.setdefault(acc.id, head.id)
+        else:
+            multi_node.add(acc.id)
         per_node = head.accelerator_count
         devices = [n * per_node for n in ns]
         try:
             dev = device_model(catalog, acc, prof, head, per_node, bw)
-        except AdvisorError:
-            continue  # no sourced peak or bandwidth: cannot be scored
+        except AdvisorError as e:
+            skipped[acc.id] = str(e)  # no sourced peak or bandwidth: cannot be scored
+            continue
         try:
             dev.peak(training.precision)
-        except AdvisorError:
+        except AdvisorError as e:
+            skipped[acc.id] = str(e)
             continue
         plans = enumerate_plans(spec, devices, per_node, batch)
         if len(plans) == 0:
+            skipped[acc.id] = f"no layout of {spec.name} on {per_node} x n devices"
             continue
+        skipped.setdefault(acc.id, "")
         hw0 = Hardware(acc, per_node, per_node, head, prof, bw, None)
         overhead, _ = overhead_bytes(hw0)
         slack = allocator_slack(hw0)
@@ -235,6 +238,9 @@ def recommend(
         )
         plans_scored += len(plans)
         devs = scored.devices
+        idle = [d for d in devices if not (devs == d).any()]
+        if idle and len(enumerate_plans(spec, idle[:1], per_node, 1e15)):
+            batch_limited.setdefault(acc.id, idle[0])
         per_token = np.where(scored.fits, scored.step_time / scored.tokens_per_step, np.inf)
         for n, d in zip(ns, devices, strict=True):
             mask = devs == d
@@ -282,6 +288,7 @@ def recommend(
         precision=training.precision,
         max_days=horizon / 86400 if horizon is not None else None,
         owned=owned,
+        global_batch_tokens=batch,
     )
     if not candidates:
         raise AdvisorError(
@@ -289,6 +296,7 @@ def recommend(
             f"{max_devices} devices: nothing fits in memory; raise --max-devices or pick a "
             "smaller model"
         )
+    asked = (batch, training.global_batch_tokens is not None)
     within = [
         c
         for c in candidates
@@ -304,24 +312,48 @@ def recommend(
     )
     ok = [ok[int(k)] for k in order]
     options = [
-        _option(spec, training, c, r + 1, tokens, pricing, grid_kg_per_kwh)
+        _option(spec, training, c, r + 1, tokens, pricing, grid_kg_per_kwh, asked)
         for r, c in enumerate(ok[:top])
     ]
     shortfall = None
     if not ok:
         limit = deadline_s if horizon is None else min(horizon, deadline_s or horizon)
-        shortfall = _shortfall(spec, candidates, budget, limit, tokens)
+        shortfall = find_shortfall(spec, candidates, budget, limit, tokens, max_devices)
         if within and horizon is not None:
             shortfall = shortfall.model_copy(
                 update={
                     "reason": f"no option finishes within --max-days {horizon / 86400:g} "
-                    f"({len(within)} within the other limits take longer); raise --max-days"
+                    f"({len(within)} within the other limits take longer); raise --max-days",
+                    "binding": ["--max-days"],
                 }
             )
+    found = {c.hw.accelerator.id for c in candidates}
+    for a, why in skipped.items():
+        if a not in found:
+            why = why or (
+                f"nothing fits in its memory within --max-devices {max_devices}"
+                if a in multi_node
+                else "nothing fits in its memory on one node (no sourced inter-node network)"
+            )
+            dropped.append(Dropped(accelerator=a, reason=why))
+    single = sorted(a for a in one_node if a in found and a not in multi_node)
+    notes = (
+        [f"searched on one node only (no sourced inter-node network): {', '.join(single)}"]
+        if single
+        else []
+    )
+    notes += [
+        f"the global batch ({batch:,.0f} tokens, {batch / spec.seq_len:,.0f} sequences) limits "
+        f"scale: no layout of {a} on {d:,} devices or more keeps a micro-step of every "
+        "data-parallel replica within it; raise --global-batch-tokens to use more"
+        for a, d in sorted(batch_limited.items())
+    ]
     return RecommendOut(
         query=query,
         options=options,
         shortfall=shortfall,
+        notes=notes,
+        dropped=dropped,
         feasible_options=len(ok),
         removed_by_max_days=len(within) - len(ok),
         offerings_searched=len(offerings),
@@ -339,8 +371,12 @@ def _option(
     tokens: float,
     pricing: str,
     grid: float,
+    asked: tuple[float, bool],
 ) -> Option:
     est = describe(spec, training, c.hw, c.dev, c.scored, c.index, tokens, pricing, grid)
+    used = est.global_batch_tokens
+    batch = batch_notes(asked[0], used, spec.seq_len, asked[1], count_params(spec).total)
+    est = est.model_copy(update={"assumptions": [*est.assumptions, *batch]})
     own = c.own
     extra: dict[str, Any] = {}
     if own is not None:
@@ -386,38 +422,3 @@ def horizon_s(max_days: float | None, deadline_s: float | None) -> float | None:
     if deadline_s is not None:
         return None
     return DEFAULT_MAX_DAYS * 86400
-
-
-def _shortfall(
-    spec: ModelSpec,
-    candidates: list[Candidate],
-    budget: float | None,
-    deadline_s: float | None,
-    tokens: float,
-) -> Shortfall:
-    """The cheapest option, what the budget buys on it, and the compute-optimal size."""
-    within_deadline = [c for c in candidates if deadline_s is None or c.time_s <= deadline_s]
-    pool = within_deadline or candidates
-    best = min(pool, key=lambda c: c.cost)
-    if budget is not None and best.cost > budget:
-        reason = (
-            f"the budget ${budget:,.0f} cannot train {tokens:.3g} tokens: the cheapest option, "
-            f"{best.offering.id} x {best.nodes}, needs ${best.cost:,.0f}"
-        )
-        spend = budget
-    else:
-        reason = "no option finishes before the deadline"
-        spend = best.cost
-    buys = tokens * spend / best.cost
-    # Compute the budget buys at this option's model FLOPs per dollar; Chinchilla
-    # (Hoffmann et al. 2022): C = 6·N·D with D = 20·N, so N = sqrt(C / 120).
-    flops = model_flops_per_token(spec) * buys
-    n_opt = math.sqrt(flops / (6 * CHINCHILLA_TOKENS_PER_PARAM))
-    return Shortfall(
-        reason=reason,
-        cheapest_offering=f"{best.offering.id} x {best.nodes}",
-        cheapest_cost_usd=best.cost,
-        tokens_budget_buys=buys,
-        compute_optimal_params=n_opt,
-        compute_optimal_tokens=CHINCHILLA_TOKENS_PER_PARAM * n_opt,
-    )

@@ -33,6 +33,25 @@ def _legal_tp(spec: ModelSpec, per_node: int) -> list[int]:
     ]
 
 
+# Where no layout gives the asked batch exactly (it is not a whole number of sequences,
+# or no data-parallel width on that device count divides it), layouts within this share
+# of it are accepted and the rounding is stated in the output. An assumption (a judgement
+# that a few percent of batch size does not change the run), not a measured figure.
+BATCH_TOLERANCE = 0.05
+
+
+def nearest_batch(n: np.ndarray, seqs: np.ndarray, want: float, ok: np.ndarray) -> np.ndarray:
+    """Plans that honour the batch (`want` sequences) on their device count: exactly where
+    any legal plan (`ok`) of that count gives it, else within BATCH_TOLERANCE of it, else
+    the nearest that count allows."""
+    miss = np.abs(seqs - want)
+    counts, inv = np.unique(n, return_inverse=True)
+    best = np.full(counts.size, np.inf)
+    np.minimum.at(best, inv[ok], miss[ok])
+    limit = np.where(best < 1e-9, 0.0, np.maximum(best, BATCH_TOLERANCE * want))
+    return miss <= limit[inv] + 1e-9
+
+
 def enumerate_plans(
     spec: ModelSpec,
     device_counts: list[int],
@@ -82,14 +101,17 @@ def enumerate_plans(
     vpp, mb, zero, rec = (np.tile(a, keep.sum()) for a in rest)
     ok = np.ones(n.size, dtype=bool)
     dp = np.maximum(n // (tp * pp), 1)
-    tokens_per_micro = spec.seq_len * mb * dp
-    m = np.maximum(np.rint(batch_tokens / tokens_per_micro), 1).astype(np.int64)
-    ok &= (mb == 1) | (tokens_per_micro <= batch_tokens)  # no overshooting the batch
+    want = max(batch_tokens / spec.seq_len, 1.0)  # sequences per step asked for
+    m = np.maximum(np.rint(want / (mb * dp)), 1).astype(np.int64)
+    # One micro-step of every replica must fit in the batch: more replicas than the batch
+    # has sequences would grow it with the device count (tp/pp must take the devices).
+    ok &= mb * dp <= want
     if choice.zero is None:
         ok &= (zero == 0) | (dp > 1)  # sharding over one replica changes nothing
     if not choice.vpp:
         interleave_ok = (pp > 1) & (spec.layers % (pp * vpp) == 0) & (m % pp == 0)
         ok &= (vpp == 1) | interleave_ok
+    ok &= nearest_batch(n, dp * mb * m, want, ok)
     sp = (tp > 1).astype(np.int64) if choice.sp is None else np.full_like(tp, int(choice.sp))
     idx = np.flatnonzero(ok)
     return Plans(dp[idx], tp[idx], pp[idx], vpp[idx], sp[idx], zero[idx], mb[idx], m[idx], rec[idx])

@@ -50,7 +50,7 @@ def test_attention_flop_convention(ctx: Context) -> None:
         assert torch.allclose(naive(q, k, v, causal), sdpa(q, k, v, causal), atol=1e-5)
     r = _run("attention", ctx)
     assert {row.impl for row in r.rows} == {"naive", "sdpa"}
-    assert {row.direction for row in r.rows} == {"forward", "forward_backward"}
+    assert {row.direction for row in r.rows} == {"forward", "forward_backward", "backward"}
 
 
 def test_adam(ctx: Context) -> None:

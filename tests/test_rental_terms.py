@@ -73,7 +73,7 @@ def test_every_cloud_offering_has_terms_and_capacity_blocks_sell_days(catalog) -
 def test_estimate_on_a_capacity_block_pays_for_whole_days(cli, catalog) -> None:
     off = catalog.offering("aws-p4d.24xlarge-capacity-block")
     d = _json(cli, "estimate", "--params", "1.3B", "--offering", off.id, "--nodes", "64")
-    assert d["time_to_train_s"] < 3600  # the run is short ...
+    assert d["time_to_train_s"] < DAY * 3600 / 4  # the run is a few hours ...
     assert d["billed_hours"] == DAY  # ... but the block is sold by the day
     assert d["cost_usd"] == pytest.approx(off.on_demand_usd_per_hour.value * 64 * DAY)
     assert d["wall_time_s"] > d["time_to_train_s"]
@@ -124,9 +124,9 @@ def test_70b_default_horizon_removes_slow_options_and_says_so(cli) -> None:
 
 
 def test_max_days_and_deadline_set_the_horizon(cli) -> None:
-    d = _json(cli, "recommend", "--params", "70B", "--budget", "2M", "--max-days", "30")
-    assert d["query"]["max_days"] == 30
-    assert d["options"] and all(o["wall_time_s"] <= 30 * 86400 for o in d["options"])
+    d = _json(cli, "recommend", "--params", "70B", "--budget", "2M", "--max-days", "60")
+    assert d["query"]["max_days"] == 60
+    assert d["options"] and all(o["wall_time_s"] <= 60 * 86400 for o in d["options"])
     # A deadline longer than the default horizon is the user's own horizon.
     d = _json(cli, "recommend", "--params", "70B", "--budget", "2M", "--deadline", "400d")
     assert d["query"].get("max_days") is None and d["removed_by_max_days"] == 0

@@ -68,6 +68,10 @@ class Accelerator(Strict):
     intra_node_bandwidth_gbs: Figure | None = Field(
         default=None, description="Chip-to-chip link bandwidth per device, one direction, GB/s."
     )
+    scale_up_devices: Figure | None = Field(
+        default=None,
+        description="Devices in one chip-link domain (NVL72: 72) where larger than a board of 8.",
+    )
     tdp_w: Figure | None = None
     launch_year: Figure | None = None
     list_price_usd: Figure | None = None

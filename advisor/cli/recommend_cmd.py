@@ -335,12 +335,8 @@ def _print_table(out) -> None:  # type: ignore[no-untyped-def]
     if out.shortfall is not None:
         s = out.shortfall
         c.print(f"[yellow]{s.reason}.[/]")
-        c.print(
-            f"The budget buys {format_size(s.tokens_budget_buys)} tokens on {s.cheapest_offering}; "
-            f"the compute-optimal model for it is about {format_size(s.compute_optimal_params)} "
-            f"parameters on {format_size(s.compute_optimal_tokens)} tokens (Chinchilla, 20 tokens "
-            "per parameter)."
-        )
+        c.print(f"{s.what_fits}.")
+        _print_left_out(out)
         return
     t = Table(
         title=(
@@ -388,7 +384,22 @@ def _print_table(out) -> None:  # type: ignore[no-untyped-def]
         )
     c.print(t)
     _print_notes(c, out)
+    _print_left_out(out)
     c.print(
         f"[dim]searched {out.offerings_searched} offerings, {out.plans_scored:,} plans in "
         f"{out.search_seconds:.2f} s ({out.plans_per_second:,.0f} plans/s)[/]"
     )
+
+
+def _print_left_out(out) -> None:  # type: ignore[no-untyped-def]
+    """What the search left out or what limited it, under the table."""
+    c = console()
+    asked = out.query.accelerators
+    shown = [d for d in out.dropped if asked] if asked else []
+    for d in shown:
+        c.print(f"[yellow]left out {d.accelerator}: {d.reason}[/]")
+    rest = [d.accelerator for d in out.dropped if d not in shown]
+    if rest:
+        c.print(f"[dim]left out (see --json 'dropped' for why): {', '.join(rest)}[/]")
+    for n in out.notes:
+        c.print(f"[dim]note: {n}[/]")

@@ -339,15 +339,9 @@ def answer(
         )
     if out.shortfall is not None:
         s = out.shortfall
-        from advisor.units import format_size
-
         why = [
             f"{s.reason}.",
-            f"The budget buys {format_size(s.tokens_budget_buys)} tokens on "
-            f"{s.cheapest_offering}; the compute-optimal model for that compute is about "
-            f"{format_size(s.compute_optimal_params)} parameters on "
-            f"{format_size(s.compute_optimal_tokens)} tokens (Chinchilla, "
-            f"{CHINCHILLA_TOKENS_PER_PARAM} tokens per parameter).",
+            f"{s.what_fits}.",
         ]
         if options:
             why.append("The table below lists the nearest options, ignoring the limits.")
