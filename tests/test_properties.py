@@ -92,6 +92,31 @@ def test_activations_rise_with_micro_batch_and_sequence(spec, rec, tp) -> None:
 
 
 @FAST
+@given(
+    shapes(),
+    st.sampled_from([1, 8, 64]),
+    st.sampled_from(["advisor", "megatron", "amp"]),
+    st.sampled_from(["bf16", "fp32"]),
+    st.booleans(),
+)
+def test_recomputation_never_holds_more_than_storing(spec, n, convention, precision, flash) -> None:
+    # Issue 9 item 2: full <= selective <= none for every plan the search can propose,
+    # with flash attention on and off (with it, selective stores what none does).
+    longer = spec.model_copy(update={"seq_len": spec.seq_len * 32})  # long context too
+    for s in (spec, longer):
+        plans = enumerate_plans(s, [n], 8, 4e6, flash_attention=False)
+        tr = TrainingSpec(convention=convention, precision=precision)
+        full, sel, none = (
+            activation_memory(s, plans, tr, rec=np.full(len(plans), c), flash_attention=flash)
+            for c in (2, 1, 0)
+        )
+        assert np.all(full <= sel * (1 + 1e-12))
+        assert np.all(sel <= none * (1 + 1e-12))
+        if flash:
+            assert np.array_equal(sel, none)
+
+
+@FAST
 @given(shapes(), st.sampled_from([8, 16, 64]), st.floats(1e5, 8e6))
 def test_every_accepted_plan_has_finite_positive_time_and_best_is_never_beaten(
     spec, n, batch
