@@ -4,7 +4,9 @@ Offerings that share an accelerator, node size, inter-node bandwidth and profile
 give the same plans and step times, so each such group is searched once (all its
 node counts in one vectorised pass) and the prices are applied afterwards. Within
 one hardware configuration the fastest plan is also the cheapest (cost = price x
-time), so each (offering, nodes) contributes its fastest plan that fits.
+time), so each (offering, nodes) contributes the plan `Scored.best` picks: the
+simplest of those within a few percent of the fastest that leaves the memory
+headroom free.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from advisor.catalog import Catalog
@@ -29,7 +30,7 @@ from advisor.estimate import (
     overhead_bytes,
 )
 from advisor.hardware import Hardware
-from advisor.layout import default_batch_tokens
+from advisor.layout import DEFAULT_MEMORY_HEADROOM, default_batch_tokens
 from advisor.model.device import device_model
 from advisor.model.flops import model_flops_per_token
 from advisor.model.params import count_params
@@ -55,6 +56,7 @@ class Query(BaseModel):
     objective: str
     top: int
     precision: str
+    memory_headroom: float = DEFAULT_MEMORY_HEADROOM
 
 
 class Option(EstimateOut):
@@ -162,6 +164,7 @@ def recommend(
     profile: DeviceProfile | None = None,
     grid_kg_per_kwh: float = DEFAULT_GRID_KG_PER_KWH,
     onprem: bool = False,
+    memory_headroom: float = DEFAULT_MEMORY_HEADROOM,
 ) -> RecommendOut:
     started = time.perf_counter()
     counts = count_params(spec)
@@ -204,18 +207,19 @@ def recommend(
         overhead, _ = overhead_bytes(hw0)
         slack = allocator_slack(hw0)
         scored = score(
-            spec, training, plans, dev, acc.memory_bytes, overhead, allocator_slack=slack
+            spec,
+            training,
+            plans,
+            dev,
+            acc.memory_bytes,
+            overhead,
+            allocator_slack=slack,
+            headroom=memory_headroom,
         )
         plans_scored += len(plans)
-        devs = scored.devices
-        per_token = np.where(scored.fits, scored.step_time / scored.tokens_per_step, np.inf)
         for n, d in zip(ns, devices, strict=True):
-            mask = devs == d
-            if not mask.any():
-                continue
-            idx = np.flatnonzero(mask)
-            j = idx[int(np.argmin(per_token[idx]))]
-            if not np.isfinite(per_token[j]):
+            j = scored.best(among=scored.devices == d)  # the simplest of the fastest, if any
+            if j is None:
                 continue
             tps = float(scored.tokens_per_s[j])
             t = tokens / tps
@@ -241,6 +245,7 @@ def recommend(
         objective=objective,
         top=top,
         precision=training.precision,
+        memory_headroom=memory_headroom,
     )
     if not candidates:
         raise AdvisorError(

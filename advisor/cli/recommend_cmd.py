@@ -13,7 +13,15 @@ import typer
 
 from advisor.catalog import Catalog
 from advisor.catalog.loader import read_profile
-from advisor.cli.common import CatalogOpt, JsonOpt, catalog_from, console, print_json
+from advisor.cli.common import (
+    MEMORY_HEADROOM,
+    CatalogOpt,
+    JsonOpt,
+    MemoryHeadroomOpt,
+    catalog_from,
+    console,
+    print_json,
+)
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, PRICINGS
 from advisor.errors import UsageError, unknown
 from advisor.model.select import resolve_model
@@ -89,6 +97,7 @@ def recommend_request(
     grid_intensity: float | None,
     onprem: bool,
     catalog: list[Path] | None,
+    memory_headroom: float = MEMORY_HEADROOM,
 ) -> RecommendRequest:
     """Turn the command-line options (shared by `recommend` and `report`) into arguments."""
     spec = resolve_model(params, model, hf_config, seq_len=seq_len)
@@ -123,6 +132,7 @@ def recommend_request(
         "profile": read_profile(profile) if profile else None,
         "grid_kg_per_kwh": DEFAULT_GRID_KG_PER_KWH if grid_intensity is None else grid_intensity,
         "onprem": onprem,
+        "memory_headroom": memory_headroom,
     }
     return RecommendRequest(spec, training, cat, kwargs)
 
@@ -158,6 +168,7 @@ def recommend(
     onprem: Annotated[
         bool, typer.Option("--onprem", help="Include on-premises builds (amortised cost).")
     ] = False,
+    memory_headroom: MemoryHeadroomOpt = MEMORY_HEADROOM,
     csv_out: Annotated[bool, typer.Option("--csv", help="Print the options as CSV.")] = False,
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,
@@ -187,6 +198,7 @@ def recommend(
         grid_intensity=grid_intensity,
         onprem=onprem,
         catalog=catalog,
+        memory_headroom=memory_headroom,
     )
     out = run_recommend(req.spec, req.training, req.catalog, **req.kwargs)
     if json_out:

@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from advisor.cli.common import CatalogOpt
+from advisor.cli.common import MEMORY_HEADROOM, CatalogOpt, MemoryHeadroomOpt
 from advisor.cli.recommend_cmd import recommend_request
 from advisor.errors import UsageError
 
@@ -66,6 +66,7 @@ def report(
     onprem: Annotated[
         bool, typer.Option("--onprem", help="Include on-premises builds (amortised cost).")
     ] = False,
+    memory_headroom: MemoryHeadroomOpt = MEMORY_HEADROOM,
     out: Annotated[
         str | None,
         typer.Option(
@@ -108,6 +109,7 @@ def report(
         grid_intensity=grid_intensity,
         onprem=onprem,
         catalog=catalog,
+        memory_headroom=memory_headroom,
     )
     make_folder = False
     if out is None:
