@@ -303,8 +303,7 @@ def selection_notes(scored: Scored, i: int) -> list[str]:
         notes.append(f"no layout leaves {h:.0%} of device memory free; this one fits without")
     j = scored.fastest(i)
     if j is not None and j != i:
-        per_token = scored.step_time / scored.tokens_per_step
-        slower = float(per_token[i] / per_token[j]) - 1.0
+        slower = float(scored.per_token[i] / scored.per_token[j]) - 1.0
         notes.append(
             f"preferred a simpler layout to the fastest ({_layout(plan_fields(scored.plans, j))}),"
             f" {slower:.1%} slower: plans within {TIE_TOLERANCE:.0%} of the fastest count as "

@@ -10,6 +10,7 @@ step time for all of them in one pass (advisor/model/memory.py, time.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -145,22 +146,26 @@ class Scored:
         simplest (`simplicity_key`) of those within `tolerance` of the fastest per token;
         with `key`, simply its smallest."""
         ok = self.roomy if keep_headroom and self.roomy is not None else self.fits
-        if among is not None:
-            ok = ok & among
-        per_token = self.step_time / self.tokens_per_step
-        k = np.where(ok, per_token if key is None else key, np.inf)
-        if not k.size or not np.isfinite(k).any():
+        idx = np.flatnonzero(ok if among is None else ok & among)
+        k = (self.per_token if key is None else np.asarray(key))[idx]
+        if not idx.size or not np.isfinite(k).any():
             return None
-        fastest = int(np.argmin(k))
+        first = int(np.argmin(k))
         if key is not None:
-            return fastest
-        tied = np.flatnonzero(k <= k[fastest] * (1 + tolerance))
+            return int(idx[first])
+        near = k <= k[first] * (1 + tolerance)
+        tied, k = idx[near], k[near]
         p = self.plans
         simple = simplicity_key(
             p.zero[tied], p.tp[tied], p.pp[tied], p.vpp[tied], p.mb[tied], p.rec[tied]
         )
-        pick = tied[simple == simple.min()]
-        return int(pick[np.argmin(k[pick])])
+        pick = np.flatnonzero(simple == simple.min())
+        return int(tied[pick[np.argmin(k[pick])]])
+
+    @cached_property
+    def per_token(self) -> np.ndarray:
+        """Seconds per token of every plan: what the search minimises."""
+        return self.step_time / self.tokens_per_step
 
     def fastest(self, i: int) -> int | None:
         """The fastest plan on plan `i`'s device count that `best` weighed against it
