@@ -15,7 +15,14 @@ from advisor.catalog import Catalog, load_catalog
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, run_cost
 from advisor.errors import UsageError
 from advisor.hardware import Hardware
-from advisor.layout import LayoutChoice, batch_notes, check_layout, default_batch_tokens
+from advisor.layout import (
+    DEFAULT_MEMORY_HEADROOM,
+    TIE_TOLERANCE,
+    LayoutChoice,
+    batch_notes,
+    check_layout,
+    default_batch_tokens,
+)
 from advisor.model.device import DeviceModel, device_model
 from advisor.model.flops import flops_report
 from advisor.model.memory import GIB
@@ -121,6 +128,7 @@ def search_hardware(
     choice: LayoutChoice,
     batch_tokens: float,
     catalog: Catalog | None = None,
+    headroom: float = DEFAULT_MEMORY_HEADROOM,
 ) -> tuple[Scored, DeviceModel]:
     """Score every plan the choice allows on this hardware."""
     catalog = catalog or load_catalog()
@@ -143,7 +151,10 @@ def search_hardware(
     overhead, _ = overhead_bytes(hw)
     capacity = hw.memory_bytes or 0.0
     slack = allocator_slack(hw)
-    return score(spec, training, plans, dev, capacity, overhead, allocator_slack=slack), dev
+    scored = score(
+        spec, training, plans, dev, capacity, overhead, allocator_slack=slack, headroom=headroom
+    )
+    return scored, dev
 
 
 def estimate(
@@ -154,6 +165,7 @@ def estimate(
     pricing: str = "on-demand",
     grid_kg_per_kwh: float = DEFAULT_GRID_KG_PER_KWH,
     catalog: Catalog | None = None,
+    memory_headroom: float = DEFAULT_MEMORY_HEADROOM,
 ) -> EstimateOut:
     """Everything about one job on one hardware; unset layout fields are searched."""
     counts = count_params(spec)
@@ -163,8 +175,10 @@ def estimate(
         check_layout(
             spec, hw.devices, hw.devices_per_node, choice.tp or 1, choice.pp or 1, choice.vpp or 1
         )
-    scored, dev = search_hardware(spec, training, hw, choice, batch, catalog)
+    scored, dev = search_hardware(spec, training, hw, choice, batch, catalog, memory_headroom)
     i = scored.best()
+    if i is None:  # nothing leaves the headroom free: the fastest that fits at all
+        i = scored.best(keep_headroom=False)
     if i is None:
         i = int(scored.memory_total.argmin())
     out = describe(spec, training, hw, dev, scored, i, tokens, pricing, grid_kg_per_kwh)
@@ -221,6 +235,8 @@ def describe(
             f"allocator holds {allocator_slack(hw):.0%} beyond the live tensors "
             "(measured; under 'other')"
         )
+    if hw.memory_bytes:
+        assumptions += selection_notes(scored, i)
     if hw.offering is None and hw.devices > hw.devices_per_node:
         assumptions.append(f"devices grouped in nodes of {hw.devices_per_node}")
     if hw.network_note and hw.devices > hw.devices_per_node:
@@ -277,6 +293,40 @@ def describe(
         plans_considered=len(scored.plans),
         assumptions=assumptions,
     )
+
+
+def _layout(fields: dict[str, Any]) -> str:
+    f = fields
+    return (
+        f"tp {f['tp']} pp {f['pp']} vpp {f['vpp']} zero {f['zero']} "
+        f"micro-batch {f['micro_batch']} recompute {f['recompute']}"
+    )
+
+
+def selection_notes(scored: Scored, i: int) -> list[str]:
+    """What the choice of plan `i` assumed: the memory headroom it keeps (or could not),
+    and, when a simpler plan was preferred to the fastest, which and at what cost."""
+    h = scored.headroom
+    notes = [
+        f"layouts must leave {h:.0%} of device memory free (--memory-headroom): allocator "
+        "fragmentation and the memory model's own error are not in the accounting"
+        if h > 0
+        else "no memory headroom kept (--memory-headroom 0): a layout may fill the device"
+    ]
+    if not scored.fits[i]:
+        return notes
+    if scored.roomy is not None and not scored.roomy[i]:
+        notes.append(f"no layout leaves {h:.0%} of device memory free; this one fits without")
+    j = scored.fastest(i)
+    if j is not None and j != i:
+        slower = float(scored.per_token[i] / scored.per_token[j]) - 1.0
+        notes.append(
+            f"preferred a simpler layout to the fastest ({_layout(plan_fields(scored.plans, j))}),"
+            f" {slower:.1%} slower: plans within {TIE_TOLERANCE:.0%} of the fastest count as "
+            "tied (below the model's error), and the simplest wins (lower ZeRO stage, fewer "
+            "parallel dimensions, smaller micro-batch, less recomputation)"
+        )
+    return notes
 
 
 def hardware_summary(hw: Hardware) -> dict[str, Any]:

@@ -7,6 +7,20 @@ from dataclasses import dataclass
 from advisor.errors import UsageError
 from advisor.model.spec import ModelSpec, Recompute
 
+# Fraction of device memory a plan must leave free to be chosen. The accounting counts
+# live tensors plus an assumed 1 GiB of overhead; the caching allocator's fragmentation,
+# communication buffers and the model's own error (`advisor validate` holds predicted
+# peak memory to within 15% of measured) are not in it. A plan at 99% of capacity runs
+# out of memory on the first unlucky step; 10% keeps most of that error off the edge
+# and costs little, since halving the micro-batch or one more ZeRO stage is usually
+# within a few percent of the time. An assumption: `--memory-headroom`.
+DEFAULT_MEMORY_HEADROOM = 0.10
+# Plans within this fraction of the fastest count as tied, and the simplest of them is
+# chosen (`simplicity_key`). 3% is below the model's mean |error| on published runs it
+# was not fitted to (5.0%, `advisor accuracy`), so the model cannot rank such plans,
+# and it bounds what the preference may cost in time and money.
+TIE_TOLERANCE = 0.03
+
 # GPT-3 Table 2.1 batch sizes in tokens by model size (Brown et al. 2020).
 GPT3_BATCH_TOKENS = (
     (125e6, 0.5e6),

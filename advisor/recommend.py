@@ -4,7 +4,9 @@ Offerings that share an accelerator, node size, inter-node bandwidth and profile
 give the same plans and step times, so each such group is searched once (all its
 node counts in one vectorised pass) and the prices are applied afterwards. Within
 one hardware configuration the fastest plan is also the cheapest (cost = price x
-time), so each (offering, nodes) contributes its fastest plan that fits.
+time), so each (offering, nodes) contributes the plan `Scored.best` picks: the
+simplest of those within a few percent of the fastest that leaves the memory
+headroom free.
 
 Cost and time follow the offering's rental terms (advisor.billing: provisioning,
 minimum, billing steps, most nodes); on-premises builds cost their purchase unless
@@ -36,7 +38,7 @@ from advisor.estimate import (
     overhead_bytes,
 )
 from advisor.hardware import Hardware
-from advisor.layout import batch_notes, default_batch_tokens
+from advisor.layout import DEFAULT_MEMORY_HEADROOM, batch_notes, default_batch_tokens
 from advisor.model.device import device_model
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
@@ -68,6 +70,7 @@ class Query(BaseModel):
     owned: bool = False
     tie_tolerance: float = TIE_TOLERANCE
     global_batch_tokens: float | None = None
+    memory_headroom: float = DEFAULT_MEMORY_HEADROOM
 
 
 class Option(EstimateOut):
@@ -181,6 +184,7 @@ def recommend(
     onprem: bool = False,
     max_days: float | None = None,
     owned: bool = False,
+    memory_headroom: float = DEFAULT_MEMORY_HEADROOM,
 ) -> RecommendOut:
     started = time.perf_counter()
     counts = count_params(spec)
@@ -234,21 +238,23 @@ def recommend(
         overhead, _ = overhead_bytes(hw0)
         slack = allocator_slack(hw0)
         scored = score(
-            spec, training, plans, dev, acc.memory_bytes, overhead, allocator_slack=slack
+            spec,
+            training,
+            plans,
+            dev,
+            acc.memory_bytes,
+            overhead,
+            allocator_slack=slack,
+            headroom=memory_headroom,
         )
         plans_scored += len(plans)
         devs = scored.devices
         idle = [d for d in devices if not (devs == d).any()]
         if idle and len(enumerate_plans(spec, idle[:1], per_node, 1e15)):
             batch_limited.setdefault(acc.id, idle[0])
-        per_token = np.where(scored.fits, scored.step_time / scored.tokens_per_step, np.inf)
         for n, d in zip(ns, devices, strict=True):
-            mask = devs == d
-            if not mask.any():
-                continue
-            idx = np.flatnonzero(mask)
-            j = idx[int(np.argmin(per_token[idx]))]
-            if not np.isfinite(per_token[j]):
+            j = scored.best(among=scored.devices == d)  # the simplest of the fastest, if any
+            if j is None:
                 continue
             tps = float(scored.tokens_per_s[j])
             t = tokens / tps
@@ -289,6 +295,7 @@ def recommend(
         max_days=horizon / 86400 if horizon is not None else None,
         owned=owned,
         global_batch_tokens=batch,
+        memory_headroom=memory_headroom,
     )
     if not candidates:
         raise AdvisorError(

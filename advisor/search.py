@@ -10,11 +10,12 @@ step time for all of them in one pass (advisor/model/memory.py, time.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from advisor.layout import LayoutChoice, divisors
+from advisor.layout import TIE_TOLERANCE, LayoutChoice, divisors
 from advisor.model.device import DeviceModel
 from advisor.model.flops import hardware_flops_per_token, model_flops_per_token
 from advisor.model.memory import activation_memory, autocast, model_state_memory
@@ -23,6 +24,22 @@ from advisor.model.time import REC_CODES, Plans, StepTime, step_time
 
 MICRO_BATCHES = (1, 2, 4, 8, 16, 32)
 VIRTUAL_STAGES = (1, 2, 3, 4, 6, 8)
+
+
+def simplicity_key(
+    zero: np.ndarray,
+    tp: np.ndarray,
+    pp: np.ndarray,
+    vpp: np.ndarray,
+    mb: np.ndarray,
+    rec: np.ndarray,
+) -> np.ndarray:
+    """Order of preference among tied plans, smaller is simpler: lower ZeRO stage, then
+    fewer parallel dimensions in use (tp, pp, vpp > 1), then smaller micro-batch, then
+    less recomputation (none < selective < full). Integer, lexicographic."""
+    dims = (np.asarray(tp) > 1).astype(np.int64) + (np.asarray(pp) > 1) + (np.asarray(vpp) > 1)
+    mb_rank = np.log2(np.maximum(np.asarray(mb), 1)).astype(np.int64)  # < 64 for mb < 2^64
+    return ((np.asarray(zero, dtype=np.int64) * 4 + dims) * 64 + mb_rank) * 3 + np.asarray(rec)
 
 
 def _legal_tp(spec: ModelSpec, per_node: int) -> list[int]:
@@ -136,14 +153,47 @@ class Scored:
     devices: np.ndarray
     mfu: np.ndarray
     hfu: np.ndarray
+    roomy: np.ndarray | None = None  # fits and leaves the memory headroom free
+    headroom: float = 0.0  # the fraction of capacity `roomy` leaves free
 
-    def best(self, key: np.ndarray | None = None) -> int | None:
-        """Index of the fastest plan that fits (or the smallest `key`), None if none fits."""
-        k = self.step_time / self.tokens_per_step if key is None else key
-        k = np.where(self.fits, k, np.inf)
-        if not k.size or not np.isfinite(k).any():
+    def best(
+        self,
+        key: np.ndarray | None = None,
+        among: np.ndarray | None = None,
+        keep_headroom: bool = True,
+        tolerance: float = TIE_TOLERANCE,
+    ) -> int | None:
+        """Index of the plan to run, None if none qualifies: among the plans that fit
+        (leaving the headroom free unless `keep_headroom` is False, and within `among`), the
+        simplest (`simplicity_key`) of those within `tolerance` of the fastest per token;
+        with `key`, simply its smallest."""
+        ok = self.roomy if keep_headroom and self.roomy is not None else self.fits
+        idx = np.flatnonzero(ok if among is None else ok & among)
+        k = (self.per_token if key is None else np.asarray(key))[idx]
+        if not idx.size or not np.isfinite(k).any():
             return None
-        return int(np.argmin(k))
+        first = int(np.argmin(k))
+        if key is not None:
+            return int(idx[first])
+        near = k <= k[first] * (1 + tolerance)
+        tied, k = idx[near], k[near]
+        p = self.plans
+        simple = simplicity_key(
+            p.zero[tied], p.tp[tied], p.pp[tied], p.vpp[tied], p.mb[tied], p.rec[tied]
+        )
+        pick = np.flatnonzero(simple == simple.min())
+        return int(tied[pick[np.argmin(k[pick])]])
+
+    @cached_property
+    def per_token(self) -> np.ndarray:
+        """Seconds per token of every plan: what the search minimises."""
+        return self.step_time / self.tokens_per_step
+
+    def fastest(self, i: int) -> int | None:
+        """The fastest plan on plan `i`'s device count that `best` weighed against it
+        (within the headroom if plan `i` is)."""
+        room = self.roomy is not None and bool(self.roomy[i])
+        return self.best(among=self.devices == self.devices[i], keep_headroom=room, tolerance=0.0)
 
 
 def score(
@@ -157,10 +207,12 @@ def score(
     flash_attention: bool = True,
     dp_overlap: bool = True,
     allocator_slack: float = 0.0,
+    headroom: float = 0.0,
 ) -> Scored:
     """Memory and step time of every plan in one vectorised pass. `allocator_slack` is
     memory the allocator holds beyond the live tensors, as a fraction of them (measured
-    by a device's calibration; counted under 'other')."""
+    by a device's calibration; counted under 'other'). `headroom` is the fraction of
+    capacity a chosen plan must leave free (`Scored.roomy`)."""
     states = model_state_memory(spec, plans, training)
     act = activation_memory(spec, plans, training, rec=plans.rec, flash_attention=flash_attention)
     tensors = states.weights + states.gradients + states.optimizer + act + states.gathered
@@ -203,6 +255,8 @@ def score(
         devices=devices,
         mfu=mfu,
         hfu=hfu,
+        roomy=total <= capacity_bytes * (1.0 - headroom),
+        headroom=headroom,
     )
 
 

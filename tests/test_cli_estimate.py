@@ -273,3 +273,27 @@ def test_estimate_does_not_import_torch_or_matplotlib() -> None:
         "sys.exit(1 if bad else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+LONG_CONTEXT = [
+    "--model",
+    "llama-3-8b",
+    "--seq-len",
+    "131072",
+    "--accelerator",
+    "h100",
+    "--count",
+    "8",
+]
+
+
+def test_full_recompute_at_long_context_fits_and_holds_less(cli) -> None:
+    # Issue 9 item 2: full recomputation was charged the s x s scores of a working block
+    # (157.8 GiB against 91.7 GiB with none), though flash attention is assumed.
+    full = _json(cli, "estimate", *LONG_CONTEXT, "--tp", "8", "--recompute", "full", "--json")
+    none = _json(cli, "estimate", *LONG_CONTEXT, "--tp", "8", "--recompute", "none", "--json")
+    act = full["memory_per_device_bytes"]["activations"]
+    assert act < none["memory_per_device_bytes"]["activations"] / 2
+    assert full["fits"] is True
+    searched = _json(cli, "estimate", *LONG_CONTEXT, "--json")
+    assert searched["fits"] is True

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from advisor.catalog import load_catalog
+from advisor.layout import TIE_TOLERANCE
 from advisor.model.device import device_model
 from advisor.model.presets import preset
 from advisor.model.spec import TrainingSpec
 from advisor.model.time import Plans, collective_time, step_time
-from advisor.search import enumerate_plans, score
+from advisor.search import enumerate_plans, score, simplicity_key
 
 
 @pytest.fixture(scope="module")
@@ -106,14 +107,21 @@ def test_zero3_communicates_every_micro_batch(dev) -> None:
     assert many.dp_comm_total[0] == pytest.approx(4 * few.dp_comm_total[0])
 
 
-def test_search_best_beats_every_other_fitting_plan(dev) -> None:
+def test_search_best_is_the_simplest_plan_tied_with_the_fastest(dev) -> None:
     spec = preset("llama-2-7b")
     plans = enumerate_plans(spec, [16], 8, 4e6)
     sc = score(spec, TrainingSpec(), plans, dev, 80e9, 2**30)
-    i = sc.best()
     per_token = sc.step_time / sc.tokens_per_step
+    fastest = sc.best(tolerance=0.0)
+    assert fastest is not None and sc.fits[fastest]
+    assert np.all(per_token[sc.fits] >= per_token[fastest] - 1e-15)
+    i = sc.best()
     assert i is not None and sc.fits[i]
-    assert np.all(per_token[sc.fits] >= per_token[i] - 1e-15)
+    assert per_token[i] <= per_token[fastest] * (1 + TIE_TOLERANCE)
+    tied = np.flatnonzero(sc.fits & (per_token <= per_token[fastest] * (1 + TIE_TOLERANCE)))
+    p = plans
+    keys = simplicity_key(p.zero, p.tp, p.pp, p.vpp, p.mb, p.rec)
+    assert keys[i] == keys[tied].min()
 
 
 # --- What a device's own calibration adds (used only where a profile gives it) -------------

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from advisor.catalog import Catalog, load_catalog
+from advisor.layout import DEFAULT_MEMORY_HEADROOM
 
 CatalogOpt = Annotated[
     list[Path] | None,
@@ -20,6 +21,17 @@ CatalogOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+MemoryHeadroomOpt = Annotated[
+    float,
+    typer.Option(
+        "--memory-headroom",
+        min=0.0,
+        max=0.9,
+        help="Fraction of device memory a chosen layout leaves free, for allocator "
+        "fragmentation and the memory estimate's error.",
+    ),
+]
+MEMORY_HEADROOM = DEFAULT_MEMORY_HEADROOM
 
 
 def catalog_from(paths: list[Path] | None) -> Catalog:

@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from advisor.catalog.loader import read_profile
-from advisor.cli.common import CatalogOpt, JsonOpt, catalog_from, console, print_json
+from advisor.cli.common import (
+    MEMORY_HEADROOM,
+    CatalogOpt,
+    JsonOpt,
+    MemoryHeadroomOpt,
+    catalog_from,
+    console,
+    print_json,
+)
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, PRICINGS
 from advisor.errors import unknown
 from advisor.layout import LayoutChoice
@@ -109,6 +117,7 @@ def estimate(
     tokens: Annotated[
         str | None, typer.Option(help="Training tokens; default 20 x params.")
     ] = None,
+    memory_headroom: MemoryHeadroomOpt = MEMORY_HEADROOM,
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -157,6 +166,7 @@ def estimate(
         pricing=_choice(pricing, "pricing", PRICINGS) or "on-demand",
         grid_kg_per_kwh=DEFAULT_GRID_KG_PER_KWH if grid_intensity is None else grid_intensity,
         catalog=cat,
+        memory_headroom=memory_headroom,
     )
     if json_out:
         print_json(out)

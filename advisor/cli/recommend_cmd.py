@@ -13,7 +13,15 @@ import typer
 
 from advisor.catalog import Catalog
 from advisor.catalog.loader import read_profile
-from advisor.cli.common import CatalogOpt, JsonOpt, catalog_from, console, print_json
+from advisor.cli.common import (
+    MEMORY_HEADROOM,
+    CatalogOpt,
+    JsonOpt,
+    MemoryHeadroomOpt,
+    catalog_from,
+    console,
+    print_json,
+)
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, PRICINGS
 from advisor.errors import UsageError, unknown
 from advisor.model.select import resolve_model
@@ -93,6 +101,7 @@ def recommend_request(
     catalog: list[Path] | None,
     max_days: float | None = None,
     owned: bool = False,
+    memory_headroom: float = MEMORY_HEADROOM,
 ) -> RecommendRequest:
     """Turn the command-line options (shared by `recommend` and `report`) into arguments."""
     spec = resolve_model(params, model, hf_config, seq_len=seq_len)
@@ -129,6 +138,7 @@ def recommend_request(
         "onprem": onprem or owned,
         "max_days": max_days,
         "owned": owned,
+        "memory_headroom": memory_headroom,
     }
     return RecommendRequest(spec, training, cat, kwargs)
 
@@ -170,6 +180,7 @@ def recommend(
     max_days: Annotated[
         float | None, typer.Option(min=0.001, help=MAX_DAYS_HELP, show_default=False)
     ] = None,
+    memory_headroom: MemoryHeadroomOpt = MEMORY_HEADROOM,
     csv_out: Annotated[bool, typer.Option("--csv", help="Print the options as CSV.")] = False,
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,
@@ -201,6 +212,7 @@ def recommend(
         catalog=catalog,
         max_days=max_days,
         owned=owned,
+        memory_headroom=memory_headroom,
     )
     out = run_recommend(req.spec, req.training, req.catalog, **req.kwargs)
     if json_out:

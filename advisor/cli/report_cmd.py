@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from advisor.cli.common import CatalogOpt
+from advisor.cli.common import MEMORY_HEADROOM, CatalogOpt, MemoryHeadroomOpt
 from advisor.cli.recommend_cmd import MAX_DAYS_HELP, recommend_request
 from advisor.errors import UsageError
 
@@ -72,6 +72,7 @@ def report(
     max_days: Annotated[
         float | None, typer.Option(min=0.001, help=MAX_DAYS_HELP, show_default=False)
     ] = None,
+    memory_headroom: MemoryHeadroomOpt = MEMORY_HEADROOM,
     out: Annotated[
         str | None,
         typer.Option(
@@ -116,6 +117,7 @@ def report(
         catalog=catalog,
         max_days=max_days,
         owned=owned,
+        memory_headroom=memory_headroom,
     )
     make_folder = False
     if out is None:

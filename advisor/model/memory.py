@@ -331,6 +331,20 @@ def activation_bytes_per_layer_codes(
 REC_CODE = {"none": 0, "selective": 1, "full": 2}
 
 
+def recompute_working_bytes(
+    spec: ModelSpec, b: Any, t: Any, sp: Any, elem: int = 2, residual_elem: int | None = None
+) -> Any:
+    """What full recomputation adds in backward: one block rematerialised at a time, less
+    its input, which is the checkpoint already held (the first norm saves that same
+    tensor). The block is counted as selective recomputation stores it, without the
+    attention core: flash attention never materialises the s x s scores, and without it
+    the core is transient working memory of one layer that Korthikanti Table 2 leaves out
+    for selective recomputation too. Hence full <= selective <= none for every plan."""
+    block = activation_bytes_per_layer(spec, b, t, sp, "selective", elem, residual_elem)
+    checkpoint = activation_bytes_per_layer(spec, b, t, sp, "full", elem, residual_elem)
+    return block - checkpoint
+
+
 def activation_memory(
     spec: ModelSpec,
     plan: Any,
@@ -351,11 +365,8 @@ def activation_memory(
     b = plan.micro_batch
     per_layer = activation_bytes_per_layer_codes(spec, b, plan.tp, sp, code, elem, residual)
     stored = per_layer * in_flight_layers(spec, plan)
-    # Full recomputation rematerialises one block at a time at full size in backward.
     working = np.where(
-        code == 2,
-        activation_bytes_per_layer(spec, b, plan.tp, sp, "none", elem, residual),
-        0.0,
+        code == 2, recompute_working_bytes(spec, b, plan.tp, sp, elem, residual), 0.0
     )
     head = embedding_and_logits_bytes(spec, plan, elem, training.convention, residual)
     return stored + working + head

@@ -18,7 +18,6 @@ import datetime as dt
 import re
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 import advisor
@@ -28,7 +27,7 @@ from advisor.catalog.schema import DeviceProfile
 from advisor.errors import AdvisorError
 from advisor.estimate import CHINCHILLA_TOKENS_PER_PARAM, overhead_bytes
 from advisor.hardware import Hardware
-from advisor.layout import default_batch_tokens
+from advisor.layout import DEFAULT_MEMORY_HEADROOM, default_batch_tokens
 from advisor.model.device import DeviceModel, EfficiencyCurve, device_model
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
@@ -175,6 +174,7 @@ class _Rescorer:
     hw: Hardware
     dev: DeviceModel
     price_per_hour: float
+    headroom: float = DEFAULT_MEMORY_HEADROOM
 
     def run(
         self, spec: ModelSpec, training: TrainingSpec, tokens: float, batch: float, eff: float
@@ -183,10 +183,10 @@ class _Rescorer:
         dev = scale_efficiency(self.dev, eff) if eff != 1.0 else self.dev
         plans = enumerate_plans(spec, [self.hw.devices], self.hw.devices_per_node, batch)
         overhead, _ = overhead_bytes(self.hw)
-        scored = score(spec, training, plans, dev, self.hw.memory_bytes or 0.0, overhead)
-        per_token = np.where(scored.fits, scored.step_time / scored.tokens_per_step, np.inf)
-        j = int(np.argmin(per_token))
-        if not np.isfinite(per_token[j]):
+        cap = self.hw.memory_bytes or 0.0
+        scored = score(spec, training, plans, dev, cap, overhead, headroom=self.headroom)
+        j = scored.best()  # as recommend chooses
+        if j is None:
             return float("inf"), float("inf")
         t = tokens / float(scored.tokens_per_s[j])
         return cost_at(self.option, t, self.hw.terms)  # billing terms, purchase or ownership
@@ -245,6 +245,7 @@ def sensitivity(
     out: list[OptionSensitivity] = []
     for o in options[:SENSITIVITY_OPTIONS]:
         r = _rescorer(catalog, o, profile)
+        r.headroom = query.memory_headroom
         rows: list[Scenario] = []
         cases: list[tuple[str, Literal["baseline", "efficiency", "price"], float]] = [
             ("as estimated", "baseline", 1.0),
