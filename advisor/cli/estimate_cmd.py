@@ -209,11 +209,13 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
     t = Table(title="Memory per device", show_edge=False)
     t.add_column("part")
     t.add_column("bytes", justify="right")
-    t.add_column("per param", justify="right")
+    # Bytes this device holds per model parameter: sharded states (ZeRO, tp, pp) are
+    # small fractions, so three significant figures rather than two decimals (0.00).
+    t.add_column("bytes/param", justify="right")
     m = out.memory_per_device_bytes
     for name in ("weights", "gradients", "optimizer", "activations", "other", "total"):
         v = getattr(m, name)
-        per = f"{v / out.params:.2f}" if name in ("weights", "gradients", "optimizer") else ""
+        per = f"{v / out.params:.3g}" if name in ("weights", "gradients", "optimizer") else ""
         t.add_row(name, format_bytes(v), per)
     c.print(t)
     cap = out.memory_capacity_bytes
