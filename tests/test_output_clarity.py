@@ -7,6 +7,7 @@ import re
 
 SHARDED = ["estimate", "--params", "1.3B", "--accelerator", "h100", "--count", "1024"]
 SHARDED += ["--zero", "3"]
+REPORT_FP8 = ["report", "--params", "1.3B", "--budget", "5000", "--precision", "fp8"]
 
 
 def test_sharded_state_bytes_per_param_are_not_rounded_to_zero(cli) -> None:
@@ -19,3 +20,21 @@ def test_sharded_state_bytes_per_param_are_not_rounded_to_zero(cli) -> None:
         per = float(re.findall(r"[\d.e+-]+", row.split()[-1])[0])
         assert per > 0, row
         assert abs(per - mem[part] / params) <= 0.01 * mem[part] / params, row
+
+
+def test_mfu_names_the_peak_it_divides_by(cli, tmp_path) -> None:
+    args = ["estimate", "--params", "7B", "--accelerator", "h100", "--count", "8"]
+    doc = json.loads(cli(*args, "--precision", "fp8", "--json").out)
+    assert doc["mfu_peak_precision"] == "fp8"
+    assert any("fp8 peak" in a for a in doc["assumptions"])
+    text = cli(*args, "--precision", "fp8").out
+    mfu_line = next(ln for ln in text.splitlines() if "MFU" in ln and "tokens/s" in ln)
+    assert "fp8 peak" in mfu_line
+    # fp32 matmuls run on TF32 tensor cores where the part has them: that peak is named.
+    fp32 = json.loads(cli(*args, "--precision", "fp32", "--json").out)
+    assert fp32["mfu_peak_precision"] == "tf32"
+    md = tmp_path / "r.md"
+    r = cli(*REPORT_FP8, "--format", "md", "--out", md)
+    assert r.code == 0, r.err
+    page = md.read_text()
+    assert "MFU (fp8 peak)" in page and "(of the fp8 peak)" in page

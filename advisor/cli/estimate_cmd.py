@@ -232,6 +232,7 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
         f"{out.tokens_per_s:,.0f} tokens/s ({out.tokens_per_s_per_device:,.0f} per device), "
         f"{out.achieved_tflops_per_device:.1f} TFLOP/s per device, "
         f"MFU {out.mfu:.1%}, HFU {out.hfu:.1%}"
+        + (f" (of the {out.mfu_peak_precision} peak)" if out.mfu_peak_precision else "")
     )
     line = (
         f"time to train {format_size(out.tokens)} tokens: {format_duration(out.time_to_train_s)}, "

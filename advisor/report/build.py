@@ -376,7 +376,8 @@ def answer(
         f"Rent {best.nodes} x {best.offering} ({best.provider}): {hw['devices']} x {hw['name']}"
     )
     why = [
-        f"Lay the job out as {_layout(best)}: {best.mfu:.0%} MFU, "
+        f"Lay the job out as {_layout(best)}: {best.mfu:.0%} MFU "
+        f"(of the {best.mfu_peak_precision or q.precision} peak), "
         f"{best.tokens_per_s:,.0f} tokens/s, "
         f"{best.memory_per_device_bytes.total / 1e9:.1f} GB of "
         f"{(best.memory_capacity_bytes or 0) / 1e9:.0f} GB per device."
