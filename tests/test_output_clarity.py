@@ -38,3 +38,18 @@ def test_mfu_names_the_peak_it_divides_by(cli, tmp_path) -> None:
     assert r.code == 0, r.err
     page = md.read_text()
     assert "MFU (fp8 peak)" in page and "(of the fp8 peak)" in page
+
+
+def test_a_plan_that_does_not_fit_says_so_first_and_strict_exits_1(cli) -> None:
+    args = ["estimate", "--params", "70B", "--accelerator", "h100", "--count", "1"]
+    r = cli(*args)
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[0].startswith("does NOT fit")
+    r = cli(*args, "--strict")
+    assert r.code == 1
+    assert r.out.splitlines()[0].startswith("does NOT fit")
+    assert len(r.err.strip().splitlines()) == 1 and "does not fit" in r.err
+    r = cli(*args, "--strict", "--json")
+    assert r.code == 1 and json.loads(r.out)["fits"] is False
+    ok = cli("estimate", "--params", "1B", "--accelerator", "h100", "--count", "1", "--strict")
+    assert ok.code == 0 and ok.err == "" and "NOT fit" not in ok.out

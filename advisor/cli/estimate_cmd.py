@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -109,6 +110,9 @@ def estimate(
     tokens: Annotated[
         str | None, typer.Option(help="Training tokens; default 20 x params.")
     ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when the plan does not fit in memory.")
+    ] = False,
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -160,8 +164,15 @@ def estimate(
     )
     if json_out:
         print_json(out)
-        return
-    _print_human(out)
+    else:
+        _print_human(out)
+    if strict and out.fits is False:
+        need = format_bytes(out.memory_per_device_bytes.total)
+        cap = format_bytes(out.memory_capacity_bytes or 0)
+        sys.stderr.write(
+            f"advisor: error: the plan does not fit: {need} per device against {cap} (--strict)\n"
+        )
+        raise typer.Exit(1)
 
 
 def _print_human(out) -> None:  # type: ignore[no-untyped-def]
@@ -170,6 +181,13 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
     c = console()
     hw = out.hardware
     p = out.plan
+    if out.fits is False:
+        # Said first: everything below describes a plan that cannot run.
+        c.print(
+            f"[bold red]does NOT fit[/]: {format_bytes(out.memory_per_device_bytes.total)} per "
+            f"device against {format_bytes(out.memory_capacity_bytes or 0)}; the figures below "
+            "are for a plan that cannot run"
+        )
     c.print(
         f"[bold]{out.model['name']}[/]: {out.params:,} parameters"
         + (f" ({out.active_params:,} active)" if out.active_params != out.params else "")
