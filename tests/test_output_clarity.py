@@ -53,3 +53,16 @@ def test_a_plan_that_does_not_fit_says_so_first_and_strict_exits_1(cli) -> None:
     assert r.code == 1 and json.loads(r.out)["fits"] is False
     ok = cli("estimate", "--params", "1B", "--accelerator", "h100", "--count", "1", "--strict")
     assert ok.code == 0 and ok.err == "" and "NOT fit" not in ok.out
+
+
+def test_memory_is_in_gib_in_the_cli_and_the_report(cli, tmp_path) -> None:
+    q = ["--params", "1.3B", "--budget", "5000"]
+    top = json.loads(cli("recommend", *q, "--json").out)["options"][0]
+    total = top["memory_per_device_bytes"]["total"]
+    assert f"{total / 2**30:.2f} GiB" in cli("recommend", *q).out
+    md = tmp_path / "r.md"
+    assert cli("report", *q, "--format", "md", "--out", md).code == 0
+    page = md.read_text()
+    assert f"{total / 2**30:.1f} GiB" in page
+    memory_in_gb = re.findall(r".{40}\d GB\b(?!/s)", page)  # GB/s is bandwidth
+    assert not memory_in_gb, memory_in_gb

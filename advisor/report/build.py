@@ -30,6 +30,7 @@ from advisor.estimate import CHINCHILLA_TOKENS_PER_PARAM, overhead_bytes
 from advisor.hardware import Hardware
 from advisor.layout import default_batch_tokens
 from advisor.model.device import DeviceModel, EfficiencyCurve, device_model
+from advisor.model.memory import GIB
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
 from advisor.recommend import Option, Query, RecommendOut, Shortfall, recommend
@@ -379,8 +380,8 @@ def answer(
         f"Lay the job out as {_layout(best)}: {best.mfu:.0%} MFU "
         f"(of the {best.mfu_peak_precision or q.precision} peak), "
         f"{best.tokens_per_s:,.0f} tokens/s, "
-        f"{best.memory_per_device_bytes.total / 1e9:.1f} GB of "
-        f"{(best.memory_capacity_bytes or 0) / 1e9:.0f} GB per device."
+        f"{best.memory_per_device_bytes.total / GIB:.1f} GiB of "
+        f"{(best.memory_capacity_bytes or 0) / GIB:.1f} GiB per device."
     ]
     notes: list[str] = []
     if len(options) > 1:
