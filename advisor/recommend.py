@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from advisor.catalog import Catalog
 from advisor.catalog.schema import DeviceProfile, Offering
@@ -62,6 +62,9 @@ class Option(EstimateOut):
     provider: str
     offering: str
     nodes: int
+    caveats: list[str] = Field(
+        default_factory=list, description="Doubts the catalog itself records about this price."
+    )
 
 
 class Shortfall(BaseModel):
@@ -290,6 +293,7 @@ def _option(
         provider=c.offering.provider,
         offering=c.offering.id,
         nodes=c.nodes,
+        caveats=[c.offering.price_caveat] if c.offering.price_caveat else [],
     )
 
 

@@ -66,3 +66,36 @@ def test_memory_is_in_gib_in_the_cli_and_the_report(cli, tmp_path) -> None:
     assert f"{total / 2**30:.1f} GiB" in page
     memory_in_gb = re.findall(r".{40}\d GB\b(?!/s)", page)  # GB/s is bandwidth
     assert not memory_in_gb, memory_in_gb
+
+
+def test_catalog_marks_every_price_it_calls_anomalous() -> None:
+    from advisor.catalog import load_catalog
+
+    cat = load_catalog()
+    for o in cat.offerings.values():
+        prices = (o.on_demand_usd_per_hour, o.spot_usd_per_hour, o.reserved_usd_per_hour)
+        doubted = (o.notes or "").startswith("ANOMALOUS") or any(
+            f is not None and "NOT an on-demand" in (f.note or "") for f in prices
+        )
+        assert bool(o.price_caveat) == doubted, o.id
+
+
+def test_doubted_prices_carry_a_caveat_in_recommend_and_report(cli, tmp_path) -> None:
+    from advisor.catalog import load_catalog
+
+    cat = load_catalog()
+    q = ["--params", "1.3B", "--budget", "5000", "--providers", "gcp", "--top", "20"]
+    options = json.loads(cli("recommend", *q, "--json").out)["options"]
+    for o in options:
+        caveat = cat.offerings[o["offering"]].price_caveat
+        assert o["caveats"] == ([caveat] if caveat else []), o["offering"]
+    doubted = [o for o in options if o["caveats"]]
+    assert doubted, "the query should rank an offering the catalog doubts"
+    text = cli("recommend", *q).out
+    assert f"{doubted[0]['offering']}†" in text
+    assert doubted[0]["caveats"][0] in " ".join(text.split())
+    md = tmp_path / "r.md"
+    assert cli("report", *q, "--format", "md", "--out", md).code == 0
+    page = md.read_text()
+    assert f"| {doubted[0]['offering']} † |" in page
+    assert f"† {doubted[0]['offering']} (#{doubted[0]['rank']}" in page

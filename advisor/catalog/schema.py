@@ -194,6 +194,11 @@ class Offering(Strict):
     onprem: OnPremCost | None = None
     max_nodes: int | None = Field(default=None, ge=1)
     notes: str | None = None
+    price_caveat: str | None = Field(
+        default=None,
+        description="The catalog's own doubt about this offering's prices (an anomalous SKU, "
+        "a reservation rate stored as on-demand); shown beside every option priced with them.",
+    )
 
     @model_validator(mode="after")
     def _priced_consistently(self) -> Offering:

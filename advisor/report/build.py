@@ -426,6 +426,8 @@ def answer(
                 )
     else:
         why.append("It is the only option within the budget and deadline.")
+    for caveat in best.caveats:
+        notes.append(f"The catalog doubts this price: {caveat}.")
     if q.budget_usd is not None and cost_r.high > q.budget_usd:
         notes.append(
             f"At 10% lower efficiency it would cost {_money(cost_r.high)}, over the "
