@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 SHARDED = ["estimate", "--params", "1.3B", "--accelerator", "h100", "--count", "1024"]
 SHARDED += ["--zero", "3"]
 REPORT_FP8 = ["report", "--params", "1.3B", "--budget", "5000", "--precision", "fp8"]
@@ -99,3 +101,54 @@ def test_doubted_prices_carry_a_caveat_in_recommend_and_report(cli, tmp_path) ->
     page = md.read_text()
     assert f"| {doubted[0]['offering']} † |" in page
     assert f"† {doubted[0]['offering']} (#{doubted[0]['rank']}" in page
+
+
+def _published_prices():  # type: ignore[no-untyped-def]
+    from advisor.catalog import iter_figures, load_catalog
+
+    return [
+        (o, path, f)
+        for o in load_catalog().offerings.values()
+        for path, f in iter_figures(o)
+        if "price" in path or "usd" in path
+        if f.published
+    ]
+
+
+def test_prices_keep_their_publication_date_beside_the_read_date(cli, tmp_path) -> None:
+    dated = _published_prices()
+    assert dated, "sourced publication dates of prices are in the catalog"
+    # Capacity Block rates date from the 2024 page, though read on the catalog's as_of.
+    for o, path, f in dated:
+        assert f.published is not None and f.published[:4] <= str(f.as_of.year), (o.id, path)
+    o, path, f = next(d for d in dated if d[0].kind == "cloud")
+    shown = cli("catalog", "show", o.id).out
+    line = next(ln for ln in shown.splitlines() if ln.strip().startswith(path))
+    assert f"read {f.as_of}" in line and f"published {f.published}" in line
+    md = tmp_path / "r.md"
+    q = ["--params", "1.3B", "--budget", "50000", "--providers", "aws", "--top", "100"]
+    rec = json.loads(cli("recommend", *q, "--json").out)
+    assert o.id in {x["offering"] for x in rec["options"]}, "the query should use the offering"
+    assert cli("report", *q, "--format", "md", "--out", md).code == 0
+    page = md.read_text()
+    assert "| read | published |" in page
+    esc = path.replace("_", "\\_")
+    assert f"| {esc} | {f.value:g} | " in page
+    row = next(ln for ln in page.splitlines() if o.id in ln and esc in ln)
+    assert row.rstrip().endswith(f"| {f.as_of} | {f.published} |"), row
+
+
+def test_a_malformed_publication_date_is_named(tmp_path) -> None:
+    from advisor.catalog import build_catalog
+    from advisor.catalog.loader import shipped_files
+    from advisor.errors import DataError
+
+    p = tmp_path / "mine.yaml"
+    p.write_text(
+        "offerings:\n  - id: aws-p4d.24xlarge\n    on_demand_usd_per_hour: "
+        "{value: 3, source: me, as_of: 2026-01-01, published: 'Dec 2024'}\n"
+    )
+    with pytest.raises(
+        DataError, match=r"mine\.yaml: .*on_demand_usd_per_hour\.published: String should match"
+    ):
+        build_catalog(shipped_files(), [p])

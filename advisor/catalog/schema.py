@@ -33,6 +33,12 @@ class Figure(Strict):
     )
     source: str = Field(min_length=1, description="Source key from sources.yaml, or an address.")
     as_of: dt.date = Field(description="Date the source was read (or the source's own date).")
+    published: str | None = Field(
+        default=None,
+        pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$",
+        description="When the source published the figure (YYYY, YYYY-MM or YYYY-MM-DD, as "
+        "precise as it says), where it says; as_of is when it was read. Shows a price's age.",
+    )
     note: str | None = Field(default=None, description="Why this value, derivations, caveats.")
     conflict: str | None = Field(
         default=None, description="Other values other sources give, with their sources."

@@ -132,6 +132,7 @@ class SourceRow(_Model):
     source: str
     ref: int  # 1-based index into ReportData.references
     as_of: dt.date
+    published: str | None = None
     derived: bool
     note: str | None
     conflict: str | None
@@ -568,6 +569,7 @@ def _entry_rows(catalog: Catalog, kind: str, entry: Any, refs: dict[str, int]) -
                 source=src,
                 ref=refs.setdefault(src, len(refs) + 1),
                 as_of=fig.as_of,
+                published=fig.published,
                 derived=fig.derived,
                 note=fig.note,
                 conflict=fig.conflict,
