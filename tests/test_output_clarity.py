@@ -152,3 +152,16 @@ def test_a_malformed_publication_date_is_named(tmp_path) -> None:
         DataError, match=r"mine\.yaml: .*on_demand_usd_per_hour\.published: String should match"
     ):
         build_catalog(shipped_files(), [p])
+
+
+def test_shipped_profiles_keep_every_efficiency_at_most_1() -> None:
+    from advisor.catalog import iter_figures, load_catalog
+
+    for p in load_catalog().profiles.values():
+        for path, f in iter_figures(p):
+            if "efficiency" in path:
+                assert f.value <= 1.0, (p.id, path, f.value)
+        curves = [*p.matmul.values(), *p.attention.values(), *p.attention_backward.values()]
+        for c in [*curves, p.memory_bandwidth]:
+            if c is not None:
+                assert all(e <= 1.0 for _, e in c.points), p.id
