@@ -83,6 +83,9 @@ class EstimateOut(BaseModel):
     achieved_tflops_per_device: float
     mfu: float
     hfu: float
+    mfu_peak_precision: str | None = Field(
+        default=None, description="The dtype whose dense peak MFU and HFU divide by."
+    )
     time_to_train_s: float
     device_hours: float
     price_per_hour_usd: float | None = None
@@ -244,6 +247,11 @@ def describe(
     if hw.domain_note:
         assumptions.append(hw.domain_note)
     peak = dev.peak(training.precision)
+    peak_dtype = peak_precision(dev.peak_flops, training.precision, peak)
+    assumptions.append(
+        f"MFU and HFU are against the dense {peak_dtype} peak, "
+        f"{peak / 1e12:,.0f} TFLOP/s per device"
+    )
     return EstimateOut(
         model=spec.model_dump(exclude_none=True),
         hardware=hardware_summary(hw),
@@ -281,6 +289,7 @@ def describe(
         achieved_tflops_per_device=fr.model_per_token * tps / hw.devices / 1e12,
         mfu=float(scored.mfu[i]),
         hfu=float(scored.hfu[i]),
+        mfu_peak_precision=peak_dtype,
         time_to_train_s=time_to_train,
         device_hours=time_to_train * hw.devices / 3600.0,
         price_per_hour_usd=money.price_per_hour_usd,
@@ -327,6 +336,14 @@ def selection_notes(scored: Scored, i: int) -> list[str]:
             "parallel dimensions, smaller micro-batch, less recomputation)"
         )
     return notes
+
+
+def peak_precision(peaks: dict[str, float], precision: str, peak: float) -> str:
+    """The dtype whose peak `DeviceModel.peak` returned: fp8 MFU is against the fp8 peak,
+    fp32 may use TF32's, bf16 may fall back to fp16's; say which."""
+    if peaks.get(precision) == peak:
+        return precision
+    return next((k for k, v in peaks.items() if v == peak), precision)
 
 
 def hardware_summary(hw: Hardware) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from advisor.billing import billed_hours, node_limit, provisioning_hours, wall_hours
 from advisor.catalog import Catalog
@@ -88,6 +88,9 @@ class Option(EstimateOut):
     utilization: float | None = None
     break_even_days: float | None = None  # days of use at which buying = renting
     comparable_offering: str | None = None
+    caveats: list[str] = Field(
+        default_factory=list, description="Doubts the catalog itself records about this price."
+    )
 
 
 class RecommendOut(BaseModel):
@@ -406,6 +409,7 @@ def _option(
         nodes=c.nodes,
         provisioning_s=provisioning_hours(c.hw.terms) * 3600,
         terms=c.hw.terms.id if c.hw.terms is not None else None,
+        caveats=[c.offering.price_caveat] if c.offering.price_caveat else [],
     )
 
 

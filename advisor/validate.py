@@ -70,6 +70,56 @@ class ValidationRow(BaseModel):
     measurement: TrainMeasurement
 
 
+# Issue 4, item 5: "step time and peak memory within 15% of measured for each configuration".
+STEP_TOLERANCE = 0.15
+MEMORY_TOLERANCE = 0.15
+
+
+class ErrorSummary(BaseModel):
+    """How far one predicted quantity is from the measurements, against a tolerance."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    quantity: str = Field(description="'step_time' or 'peak_memory'.")
+    tolerance: float = Field(description="Largest |relative error| that passes, per row.")
+    rows: int = Field(description="Rows with a prediction to compare.")
+    within: int = Field(description="Rows whose |error| <= tolerance.")
+    mean_abs_error: float | None
+    max_abs_error: float | None
+    worst: str | None = Field(description="The configuration and precision of the max error.")
+    passed: bool | None = Field(description="Every row within tolerance; None with no rows.")
+
+
+def summarize_errors(
+    quantity: str, errors: list[tuple[str, float | None]], tolerance: float
+) -> ErrorSummary:
+    """Mean and max |relative error| over the rows that have a prediction, and the verdict."""
+    known = [(name, abs(e)) for name, e in errors if e is not None]
+    if not known:
+        return ErrorSummary(
+            quantity=quantity,
+            tolerance=tolerance,
+            rows=0,
+            within=0,
+            mean_abs_error=None,
+            max_abs_error=None,
+            worst=None,
+            passed=None,
+        )
+    worst, worst_err = max(known, key=lambda k: k[1])
+    within = sum(e <= tolerance for _, e in known)
+    return ErrorSummary(
+        quantity=quantity,
+        tolerance=tolerance,
+        rows=len(known),
+        within=within,
+        mean_abs_error=sum(e for _, e in known) / len(known),
+        max_abs_error=worst_err,
+        worst=worst,
+        passed=within == len(known),
+    )
+
+
 class ValidationReport(BaseModel):
     """What `advisor validate --out` writes."""
 
@@ -88,6 +138,12 @@ class ValidationReport(BaseModel):
     )
     profile_framework_overhead_gb: float | None = None
     rows: list[ValidationRow]
+    summary: list[ErrorSummary] = Field(
+        default_factory=list, description="Step time and peak memory against their tolerances."
+    )
+    passed: bool | None = Field(
+        default=None, description="Every summarised quantity passed (None: nothing to judge)."
+    )
     notes: list[str] = Field(default_factory=list)
 
 
@@ -165,6 +221,8 @@ def validate(
     measure: Measure | None = None,
     progress: Progress | None = None,
     shapes: list[GPTShape] | None = None,
+    step_tolerance: float = STEP_TOLERANCE,
+    memory_tolerance: float = MEMORY_TOLERANCE,
 ) -> ValidationReport:
     """Predict, then measure, every configuration; `measure` defaults to a fresh worker."""
     from benchmarks.overhead import PROBE, STATE_BYTES_PER_PARAM
@@ -225,6 +283,20 @@ def validate(
     if rows and rows[0].predicted_step_s is None:
         notes.append("the estimate has no step time yet (no time model): step columns are n/a")
     prof_oh = profile.framework_overhead_gb.value if profile.framework_overhead_gb else None
+    names = [f"{r.config} {r.precision}" for r in rows]
+    summary = [
+        summarize_errors(
+            "step_time",
+            list(zip(names, (r.step_error for r in rows), strict=True)),
+            step_tolerance,
+        ),
+        summarize_errors(
+            "peak_memory",
+            list(zip(names, (r.memory_error for r in rows), strict=True)),
+            memory_tolerance,
+        ),
+    ]
+    judged = [s.passed for s in summary if s.passed is not None]
     return ValidationReport(
         created=dt.datetime.now(dt.UTC),
         profile=profile.id,
@@ -234,5 +306,7 @@ def validate(
         framework_overhead_gb=overhead,
         profile_framework_overhead_gb=prof_oh,
         rows=rows,
+        summary=summary,
+        passed=all(judged) if judged else None,
         notes=notes,
     )

@@ -205,6 +205,26 @@ def test_reference_peak() -> None:
     assert reference_peak(100.0, 80.0) == (100.0, True)
     assert reference_peak(None, 80.0) == (80.0, False)
     assert reference_peak(10.0, 80.0) == (80.0, False)  # beats the catalog by > 1.5x
+    assert reference_peak(100.0, 120.0) == (120.0, False)  # beats it at all: efficiency <= 1
+
+
+def test_a_part_faster_than_its_catalog_peak_keeps_efficiency_at_most_1() -> None:
+    # A CPU whose cores boost above the clock its catalog peak is computed at.
+    cat = load_catalog()
+    cpu = cat.accelerator("cpu")
+    nominal = cpu.peak_tflops["fp32"]
+    bench = BenchFile(
+        created=DAY,
+        config=RunConfig(quick=True, device="cpu", nproc=2, threads=2),
+        env=env("cpu"),
+        results=[result("matmul", matmul_rows("fp32", 1.2 * nominal.value, {64: 0.3, 512: 1.0}))],
+    )
+    profile, _ = calibrate(bench, cat, "cpu.json")
+    fp32 = profile.matmul["fp32"]
+    assert max(e for _, e in fp32.points) <= 1.0 and fp32.max_efficiency.value <= 1.0
+    peak = profile.peak_tflops["fp32"]
+    assert peak.value == pytest.approx(1.2 * nominal.value)
+    assert f"{nominal.value:.4g}" in (peak.note or "") and "GHz" in (peak.note or "")
 
 
 def test_gpu_profile_has_the_known_answers() -> None:

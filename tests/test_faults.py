@@ -140,3 +140,23 @@ def test_deadline_in_the_past_is_refused_by_every_command_that_takes_one(cli) ->
         assert_user_error(
             cli(cmd, "--params", "125M", "--deadline", "2001-01-01"), 2, "in the past"
         )
+
+
+ARGS = ["--params", "1.3B", "--budget", "5000", "--top", "1000"]
+
+
+@pytest.mark.parametrize("fmt", ["--csv", "--json"])
+def test_output_into_a_closed_pipe_exits_0_quietly(fmt: str) -> None:
+    # `advisor recommend ... --csv | head -1`: the reader is gone before we write.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "advisor.cli.app", "recommend", *ARGS, fmt],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert err == ""

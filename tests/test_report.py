@@ -77,7 +77,7 @@ def test_report_has_every_section_with_titled_figures(report_1_3b) -> None:
     for label in (
         "time to train (hours",
         "cost (USD",
-        "memory per device (GB",
+        "memory per device (GiB",
         "share of step time (%)",
         "change in cost against the estimate (%)",
         "measured tokens/s per GPU",

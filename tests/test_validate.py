@@ -172,3 +172,56 @@ def test_benchmarks_calibrate_on_other_shapes_than_validate_trains() -> None:
         for ctx in (Context(device=device), quick_context(Context(device=device, quick=True))):
             used = [*adam.shapes(ctx), *allocator.shapes(ctx), PROBE]
             assert validated.isdisjoint(key(s) for s in used), device
+
+
+def test_validate_gives_a_verdict_against_stated_tolerances() -> None:
+    def run(factor: float, **tol: float) -> v.ValidationReport:
+        return v.validate(
+            profile(),
+            load_catalog(),
+            device="cpu",
+            quick=True,
+            precisions=["fp32", "bf16-autocast"],
+            measure=fake_measure(peak_factor=factor, step_s=0.25),
+            shapes=[TINY],
+            **tol,
+        )
+
+    report = run(1.1)  # predictions 1/1.1 of the measured peak: -9.1%
+    mem = next(s for s in report.summary if s.quantity == "peak_memory")
+    assert mem.tolerance == v.MEMORY_TOLERANCE == 0.15
+    assert mem.rows == 2 and mem.within == 2 and mem.passed is True
+    assert mem.max_abs_error == pytest.approx(1 - 1 / 1.1)
+    assert mem.mean_abs_error == pytest.approx(1 - 1 / 1.1)
+    failing = run(1.1, memory_tolerance=0.05)
+    assert failing.passed is False
+    assert next(s for s in failing.summary if s.quantity == "peak_memory").passed is False
+    step = next(s for s in report.summary if s.quantity == "step_time")
+    errors = [abs(r.step_error) for r in report.rows if r.step_error is not None]
+    assert step.rows == len(errors)
+    if errors:
+        assert step.max_abs_error == pytest.approx(max(errors))
+        assert step.passed == (max(errors) <= v.STEP_TOLERANCE)
+        assert report.passed == (step.passed and mem.passed)
+
+
+def test_cli_validate_prints_the_verdict(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = fake_measure(peak_factor=2.0, step_s=0.25)
+    real_validate = v.validate
+    monkeypatch.setattr(v, "configs", lambda device, quick: [TINY])
+    monkeypatch.setattr(v, "validate", lambda *a, **k: real_validate(*a, **{**k, "measure": fake}))
+    monkeypatch.setattr("advisor.cli.validate_cmd._precisions", lambda device: ["fp32"])
+    prof = tmp_path / "profile.yaml"
+    write_profile(profile(), prof)
+    r = cli("validate", "--profile", prof, "--quick")
+    assert r.code == 0, r.err
+    assert "peak memory: mean |error| 50.0%, max 50.0% (gpt-tiny fp32)" in r.out
+    assert "0 of 1 within ±15%: FAIL" in r.out and "verdict: FAIL" in r.out
+    doc = json.loads(cli("validate", "--profile", prof, "--quick", "--json").out)
+    assert doc["passed"] is False
+    assert {s["quantity"] for s in doc["summary"]} == {"step_time", "peak_memory"}
+    loose = cli("validate", "--profile", prof, "--quick", "--memory-tolerance", "0.6", "--json")
+    mem = [s for s in json.loads(loose.out)["summary"] if s["quantity"] == "peak_memory"]
+    assert mem[0]["passed"] is True

@@ -96,7 +96,9 @@ def local_accelerator(entry: Accelerator) -> Accelerator:
     per_cycle, why = fp32_flops_per_cycle(flags)
     peaks: dict[str, Figure] = {}
     if ghz:
-        base = f"{cores} cores x {ghz:.2f} GHz"
+        # The clock the OS reports is often the base clock: cores that boost above it
+        # beat this peak, and `advisor calibrate` then takes the measured peak instead.
+        base = f"{cores} cores x {ghz:.2f} GHz (the highest clock the OS reports)"
         peaks["fp32"] = _fig(cores * ghz * per_cycle / 1e3, f"{base} x {per_cycle}: {why}")  # type: ignore[operator]
         peaks["fp64"] = _fig(cores * ghz * per_cycle / 2e3, f"{base} x {per_cycle // 2}")  # type: ignore[operator]
         if "amx_bf16" in flags:

@@ -33,6 +33,12 @@ class Figure(Strict):
     )
     source: str = Field(min_length=1, description="Source key from sources.yaml, or an address.")
     as_of: dt.date = Field(description="Date the source was read (or the source's own date).")
+    published: str | None = Field(
+        default=None,
+        pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$",
+        description="When the source published the figure (YYYY, YYYY-MM or YYYY-MM-DD, as "
+        "precise as it says), where it says; as_of is when it was read. Shows a price's age.",
+    )
     note: str | None = Field(default=None, description="Why this value, derivations, caveats.")
     conflict: str | None = Field(
         default=None, description="Other values other sources give, with their sources."
@@ -236,6 +242,11 @@ class Offering(Strict):
         default=None, description="Rental terms id (terms.yaml); cloud default: 'default'."
     )
     notes: str | None = None
+    price_caveat: str | None = Field(
+        default=None,
+        description="The catalog's own doubt about this offering's prices (an anomalous SKU, "
+        "a reservation rate stored as on-demand); shown beside every option priced with them.",
+    )
 
     @model_validator(mode="after")
     def _priced_consistently(self) -> Offering:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer.core import TyperGroup
 
 try:  # typer >= 0.20 vendors click
     from typer._click import exceptions as click_exc
@@ -27,7 +28,23 @@ from advisor.cli import (
 )
 from advisor.errors import AdvisorError
 
+
+class _PipeClosed(Exception):
+    """The reader of stdout went away; not an OSError, so click cannot turn it into exit 1."""
+
+
+class _Group(TyperGroup):
+    # click's main() answers EPIPE with sys.exit(1) before `run` can see it
+    # (`advisor recommend --csv | head` then "fails"); lift it past click.
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as e:
+            raise _PipeClosed from e
+
+
 app = typer.Typer(
+    cls=_Group,
     name="advisor",
     help="Choose hardware for training a language model, and see what it costs.",
     no_args_is_help=True,
@@ -87,7 +104,7 @@ def run(argv: list[str] | None = None) -> int:
         return _fail(str(e), e.exit_code)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
-    except BrokenPipeError:
+    except (BrokenPipeError, _PipeClosed):
         return 0
     return rv if isinstance(rv, int) else 0
 

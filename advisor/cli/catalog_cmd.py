@@ -162,7 +162,8 @@ def show(
     from rich.markup import escape
 
     for path, f in figures:
-        c.print(f"  {path} = {f.value:g}   [dim]({escape(f.source)}, {f.as_of})[/]")
+        dates = f"read {f.as_of}" + (f", published {f.published}" if f.published else "")
+        c.print(f"  {path} = {f.value:g}   [dim]({escape(f.source)}, {dates})[/]")
         if f.note:
             c.print(f"      [dim]note: {escape(f.note)}[/]")
         if f.conflict:

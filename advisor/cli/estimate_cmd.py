@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -118,6 +119,9 @@ def estimate(
         str | None, typer.Option(help="Training tokens; default 20 x params.")
     ] = None,
     memory_headroom: MemoryHeadroomOpt = MEMORY_HEADROOM,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when the plan does not fit in memory.")
+    ] = False,
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -170,8 +174,15 @@ def estimate(
     )
     if json_out:
         print_json(out)
-        return
-    _print_human(out)
+    else:
+        _print_human(out)
+    if strict and out.fits is False:
+        need = format_bytes(out.memory_per_device_bytes.total)
+        cap = format_bytes(out.memory_capacity_bytes or 0)
+        sys.stderr.write(
+            f"advisor: error: the plan does not fit: {need} per device against {cap} (--strict)\n"
+        )
+        raise typer.Exit(1)
 
 
 def _print_human(out) -> None:  # type: ignore[no-untyped-def]
@@ -180,6 +191,13 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
     c = console()
     hw = out.hardware
     p = out.plan
+    if out.fits is False:
+        # Said first: everything below describes a plan that cannot run.
+        c.print(
+            f"[bold red]does NOT fit[/]: {format_bytes(out.memory_per_device_bytes.total)} per "
+            f"device against {format_bytes(out.memory_capacity_bytes or 0)}; the figures below "
+            "are for a plan that cannot run"
+        )
     c.print(
         f"[bold]{out.model['name']}[/]: {out.params:,} parameters"
         + (f" ({out.active_params:,} active)" if out.active_params != out.params else "")
@@ -219,11 +237,13 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
     t = Table(title="Memory per device", show_edge=False)
     t.add_column("part")
     t.add_column("bytes", justify="right")
-    t.add_column("per param", justify="right")
+    # Bytes this device holds per model parameter: sharded states (ZeRO, tp, pp) are
+    # small fractions, so three significant figures rather than two decimals (0.00).
+    t.add_column("bytes/param", justify="right")
     m = out.memory_per_device_bytes
     for name in ("weights", "gradients", "optimizer", "activations", "other", "total"):
         v = getattr(m, name)
-        per = f"{v / out.params:.2f}" if name in ("weights", "gradients", "optimizer") else ""
+        per = f"{v / out.params:.3g}" if name in ("weights", "gradients", "optimizer") else ""
         t.add_row(name, format_bytes(v), per)
     c.print(t)
     cap = out.memory_capacity_bytes
@@ -240,6 +260,7 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
         f"{out.tokens_per_s:,.0f} tokens/s ({out.tokens_per_s_per_device:,.0f} per device), "
         f"{out.achieved_tflops_per_device:.1f} TFLOP/s per device, "
         f"MFU {out.mfu:.1%}, HFU {out.hfu:.1%}"
+        + (f" (of the {out.mfu_peak_precision} peak)" if out.mfu_peak_precision else "")
     )
     line = (
         f"time to train {format_size(out.tokens)} tokens: {format_duration(out.time_to_train_s)}, "

@@ -250,6 +250,7 @@ CSV_FIELDS = (
     "memory_per_device_bytes",
     "energy_kwh",
     "emissions_kg_co2e",
+    "caveats",
 )
 
 
@@ -282,6 +283,7 @@ def _row(o) -> dict[str, object]:  # type: ignore[no-untyped-def]
         "memory_per_device_bytes": round(o.memory_per_device_bytes.total),
         "energy_kwh": o.energy_kwh,
         "emissions_kg_co2e": o.emissions_kg_co2e,
+        "caveats": "; ".join(o.caveats),
     }
 
 
@@ -384,7 +386,7 @@ def _print_table(out) -> None:  # type: ignore[no-untyped-def]
         t.add_row(
             str(o.rank),
             o.provider,
-            o.offering,
+            o.offering + ("†" if o.caveats else ""),
             f"{o.hardware['accelerator']} x {o.hardware['devices']}",
             layout,
             f"{o.mfu:.0%}",
@@ -395,6 +397,12 @@ def _print_table(out) -> None:  # type: ignore[no-untyped-def]
             format_bytes(o.memory_per_device_bytes.total),
         )
     c.print(t)
+    doubted: dict[tuple[str, str], list[str]] = {}
+    for o in out.options:
+        for caveat in o.caveats:
+            doubted.setdefault((o.offering, caveat), []).append(f"#{o.rank}")
+    for (offering, caveat), ranks in doubted.items():
+        c.print(f"[yellow]† {offering} ({', '.join(ranks)}): {caveat}[/]")
     _print_notes(c, out)
     _print_left_out(out)
     c.print(

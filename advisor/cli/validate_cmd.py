@@ -28,12 +28,20 @@ def validate(
     threads: Annotated[
         int | None, typer.Option(min=1, help="CPU threads; default: physical cores.")
     ] = None,
+    step_tolerance: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Largest |step time error| that passes; default 0.15."),
+    ] = None,
+    memory_tolerance: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Largest |peak memory error| that passes; default 0.15."),
+    ] = None,
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Train small GPTs here and print predicted against measured step time and memory."""
     from advisor.calibrate import load_profile
-    from advisor.validate import device_for
+    from advisor.validate import MEMORY_TOLERANCE, STEP_TOLERANCE, device_for
     from advisor.validate import validate as run_validation
     from benchmarks.results import atomic_write_text, check_writable
 
@@ -55,7 +63,15 @@ def validate(
         sys.stderr.flush()
 
     report = run_validation(
-        prof, cat, device=dev, quick=quick, precisions=precisions, threads=threads, progress=say
+        prof,
+        cat,
+        device=dev,
+        quick=quick,
+        precisions=precisions,
+        threads=threads,
+        progress=say,
+        step_tolerance=STEP_TOLERANCE if step_tolerance is None else step_tolerance,
+        memory_tolerance=MEMORY_TOLERANCE if memory_tolerance is None else memory_tolerance,
     )
     if out is not None:
         atomic_write_text(out, report.model_dump_json(indent=1) + "\n")
@@ -92,6 +108,16 @@ def _mib(x: float) -> str:
     return f"{x / 2**20:.1f}"
 
 
+def _verdict_line(s) -> str:  # type: ignore[no-untyped-def]
+    name = s.quantity.replace("_", " ")
+    if s.passed is None:
+        return f"{name}: no predictions to compare"
+    return (
+        f"{name}: mean |error| {s.mean_abs_error:.1%}, max {s.max_abs_error:.1%} ({s.worst}); "
+        f"{s.within} of {s.rows} within ±{s.tolerance:.0%}: {'PASS' if s.passed else 'FAIL'}"
+    )
+
+
 def _print_table(report) -> None:  # type: ignore[no-untyped-def]
     from rich.table import Table
 
@@ -123,6 +149,10 @@ def _print_table(report) -> None:  # type: ignore[no-untyped-def]
             _pct(r.memory_error),
         )
     c.print(t)
+    for s in report.summary:
+        c.print(_verdict_line(s))
+    if report.passed is not None:
+        c.print(f"verdict: {'PASS' if report.passed else 'FAIL'}")
     if report.framework_overhead_gb is not None:
         prof = report.profile_framework_overhead_gb
         c.print(

@@ -29,6 +29,7 @@ from advisor.estimate import CHINCHILLA_TOKENS_PER_PARAM, overhead_bytes
 from advisor.hardware import Hardware
 from advisor.layout import DEFAULT_MEMORY_HEADROOM, default_batch_tokens
 from advisor.model.device import DeviceModel, EfficiencyCurve, device_model
+from advisor.model.memory import GIB
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
 from advisor.recommend import Option, Query, RecommendOut, Shortfall, cost_at, recommend
@@ -130,6 +131,7 @@ class SourceRow(_Model):
     source: str
     ref: int  # 1-based index into ReportData.references
     as_of: dt.date
+    published: str | None = None
     derived: bool
     note: str | None
     conflict: str | None
@@ -370,10 +372,11 @@ def answer(
         f"{verb} {best.nodes} x {best.offering} ({best.provider}): {hw['devices']} x {hw['name']}"
     )
     why = [
-        f"Lay the job out as {_layout(best)}: {best.mfu:.0%} MFU, "
+        f"Lay the job out as {_layout(best)}: {best.mfu:.0%} MFU "
+        f"(of the {best.mfu_peak_precision or q.precision} peak), "
         f"{best.tokens_per_s:,.0f} tokens/s, "
-        f"{best.memory_per_device_bytes.total / 1e9:.1f} GB of "
-        f"{(best.memory_capacity_bytes or 0) / 1e9:.0f} GB per device."
+        f"{best.memory_per_device_bytes.total / GIB:.1f} GiB of "
+        f"{(best.memory_capacity_bytes or 0) / GIB:.1f} GiB per device."
     ]
     notes: list[str] = []
     if len(options) > 1:
@@ -418,6 +421,8 @@ def answer(
                 )
     else:
         why.append("It is the only option within the budget and deadline.")
+    for caveat in best.caveats:
+        notes.append(f"The catalog doubts this price: {caveat}.")
     if q.budget_usd is not None and cost_r.high > q.budget_usd:
         notes.append(
             f"At 10% lower efficiency it would cost {_money(cost_r.high)}, over the "
@@ -558,6 +563,7 @@ def _entry_rows(catalog: Catalog, kind: str, entry: Any, refs: dict[str, int]) -
                 source=src,
                 ref=refs.setdefault(src, len(refs) + 1),
                 as_of=fig.as_of,
+                published=fig.published,
                 derived=fig.derived,
                 note=fig.note,
                 conflict=fig.conflict,

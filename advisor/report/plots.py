@@ -21,6 +21,7 @@ import numpy as np
 
 from advisor.accuracy import Check
 from advisor.model.device import EfficiencyCurve
+from advisor.model.memory import GIB
 from advisor.recommend import Option, Query
 from advisor.report.build import Calibration, OptionSensitivity, Point, label
 
@@ -227,10 +228,10 @@ def memory(options: list[Option]) -> str:
         y = np.arange(len(opts))
         left = np.zeros(len(opts))
         for (key, name), color in zip(MEMORY_PARTS, PALETTE, strict=False):
-            vals = np.array([getattr(o.memory_per_device_bytes, key) / 1e9 for o in opts])
+            vals = np.array([getattr(o.memory_per_device_bytes, key) / GIB for o in opts])
             ax.barh(y, vals, left=left, color=color, label=name, height=0.6, zorder=3)
             left += vals
-        caps = [(o.memory_capacity_bytes or 0) / 1e9 for o in opts]
+        caps = [(o.memory_capacity_bytes or 0) / GIB for o in opts]
         ax.scatter(
             caps,
             y,
@@ -242,7 +243,7 @@ def memory(options: list[Option]) -> str:
             label="device capacity",
         )
         ax.set_yticks(y, _bar_labels(opts))
-        ax.set_xlabel("memory per device (GB, 10^9 bytes)")
+        ax.set_xlabel("memory per device (GiB, 2^30 bytes)")
         ax.set_xlim(0, max([*caps, *left, 1.0]) * 1.05)
         ax.set_title("Memory per device, by part, against capacity", loc="left")
         ax.grid(axis="y", visible=False)

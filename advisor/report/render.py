@@ -21,6 +21,7 @@ from typing import Any
 
 import advisor
 from advisor.errors import DataError, UsageError
+from advisor.model.memory import GIB
 from advisor.report.build import PLOT_OPTIONS, ReportData
 from advisor.units import format_bytes, format_duration, format_money, format_size
 
@@ -55,8 +56,9 @@ def _sig(x: float, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
-def _gb(x: float | None) -> str:
-    return "?" if x is None else f"{x / 1e9:,.1f} GB"
+def _gib(x: float | None) -> str:
+    """Memory in GiB (2^30 bytes), as `advisor estimate` and `recommend` print it."""
+    return "?" if x is None else f"{x / GIB:,.1f} GiB"
 
 
 def _layout(plan: Any) -> str:
@@ -77,7 +79,7 @@ FILTERS = {
     "pct": _pct,
     "num": _num,
     "sig": _sig,
-    "gb": _gb,
+    "gib": _gib,
     "layout": _layout,
 }
 
