@@ -14,12 +14,11 @@ from __future__ import annotations
 import functools
 import math
 from pathlib import Path
-from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
-from advisor.errors import DataError, UsageError, unknown
+from advisor.errors import UsageError, unknown
+from advisor.model.hf_config import from_hf_config as from_hf_config  # re-exported
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec
 
@@ -113,99 +112,3 @@ def from_params(n_params: float, seq_len: int | None = None) -> ModelSpec:
         spec = near[0]
         return spec.model_copy(update={"seq_len": seq_len}) if seq_len else spec
     return derived_shape(n_params, seq_len or 2048)
-
-
-def _need(cfg: dict[str, Any], path: Path, *keys: str) -> Any:
-    for k in keys:
-        if k in cfg and cfg[k] is not None:
-            return cfg[k]
-    raise DataError(f"{path}: missing key '{keys[0]}' (needed to read the model shape)")
-
-
-def from_hf_config(path: Path, seq_len: int | None = None) -> ModelSpec:
-    """Read a Hugging Face config.json (Llama, Mistral, Qwen2, Mixtral, GPT-2, GPT-NeoX)."""
-    import json
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise DataError(f"{path}: config file not found") from e
-    except IsADirectoryError as e:
-        raise DataError(f"{path}: is a folder, expected a config.json file") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read: {e}") from e
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}") from e
-    if not isinstance(cfg, dict):
-        raise DataError(f"{path}: expected a JSON object at top level")
-    kind = str(cfg.get("model_type", "")).lower()
-    name = str(cfg.get("_name_or_path") or path.parent.name or "hf-config") or "hf-config"
-    try:
-        if kind == "gpt2" or "n_embd" in cfg:
-            h = int(_need(cfg, path, "n_embd"))
-            positions = int(_need(cfg, path, "n_positions", "n_ctx"))
-            spec = ModelSpec(
-                name=name,
-                layers=int(_need(cfg, path, "n_layer")),
-                hidden=h,
-                heads=int(_need(cfg, path, "n_head")),
-                ffn_hidden=int(cfg.get("n_inner") or 4 * h),
-                mlp="gelu",
-                vocab=int(_need(cfg, path, "vocab_size")),
-                seq_len=seq_len or positions,
-                max_positions=positions,
-                tied_embeddings=True,
-                position="learned",
-                norm="layernorm",
-                linear_bias=True,
-                dropout=float(cfg.get("resid_pdrop", 0.1) or 0) > 0,
-                source=f"Hugging Face config {path}",
-            )
-        elif kind == "gpt_neox":
-            spec = ModelSpec(
-                name=name,
-                layers=int(_need(cfg, path, "num_hidden_layers")),
-                hidden=int(_need(cfg, path, "hidden_size")),
-                heads=int(_need(cfg, path, "num_attention_heads")),
-                ffn_hidden=int(_need(cfg, path, "intermediate_size")),
-                mlp="gelu",
-                vocab=int(_need(cfg, path, "vocab_size")),
-                seq_len=seq_len or int(_need(cfg, path, "max_position_embeddings")),
-                tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
-                position="rope",
-                norm="layernorm",
-                linear_bias=True,
-                source=f"Hugging Face config {path}",
-            )
-        else:
-            act = str(cfg.get("hidden_act", "silu")).lower()
-            heads = int(_need(cfg, path, "num_attention_heads"))
-            experts = int(cfg.get("num_local_experts") or cfg.get("num_experts") or 1)
-            spec = ModelSpec(
-                name=name,
-                layers=int(_need(cfg, path, "num_hidden_layers")),
-                hidden=int(_need(cfg, path, "hidden_size")),
-                heads=heads,
-                kv_heads=int(cfg.get("num_key_value_heads") or heads),
-                head_dim=int(cfg["head_dim"]) if cfg.get("head_dim") else None,
-                ffn_hidden=int(_need(cfg, path, "intermediate_size")),
-                mlp="swiglu" if act in ("silu", "swish", "swiglu") else "gelu",
-                vocab=int(_need(cfg, path, "vocab_size")),
-                seq_len=seq_len or int(_need(cfg, path, "max_position_embeddings")),
-                tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
-                position="rope",
-                norm="rmsnorm",
-                qkv_bias=kind.startswith("qwen2") or bool(cfg.get("attention_bias", False)),
-                experts=experts,
-                top_k=int(cfg.get("num_experts_per_tok") or 1) if experts > 1 else 1,
-                source=f"Hugging Face config {path}",
-            )
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "shape"
-        raise DataError(f"{path}: invalid model shape: {where}: {first['msg']}") from e
-    except (TypeError, ValueError) as e:
-        raise DataError(f"{path}: invalid model shape: {e}") from e
-    return spec
