@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from advisor.catalog import Catalog
 from advisor.catalog.schema import DeviceProfile, Offering
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH
-from advisor.errors import AdvisorError, unknown
+from advisor.errors import AdvisorError, UsageError, unknown
 from advisor.estimate import (
     CHINCHILLA_TOKENS_PER_PARAM,
     EstimateOut,
@@ -177,6 +177,7 @@ def recommend(
     for o in offerings:
         groups.setdefault(_group_key(o), []).append(o)
     candidates: list[Candidate] = []
+    no_precision: set[str] = set()
     plans_scored = 0
     for members in groups.values():
         head = members[0]
@@ -196,6 +197,7 @@ def recommend(
         try:
             dev.peak(training.precision)
         except AdvisorError:
+            no_precision.add(acc.id)  # e.g. bf16 on V100/T4: dropped, said if nothing is left
             continue
         plans = enumerate_plans(spec, devices, per_node, batch)
         if len(plans) == 0:
@@ -242,11 +244,19 @@ def recommend(
         top=top,
         precision=training.precision,
     )
+    dropped = (
+        f"; dropped for want of a {training.precision} peak: {', '.join(sorted(no_precision))} "
+        "(try another --precision)"
+        if no_precision
+        else ""
+    )
+    if not candidates and no_precision and plans_scored == 0:
+        raise UsageError(f"no offering left to score{dropped}")
     if not candidates:
         raise AdvisorError(
             f"no offering can train {spec.name} ({counts.total / 1e9:.3g}B parameters) within "
             f"{max_devices} devices: nothing fits in memory; raise --max-devices or pick a "
-            "smaller model"
+            f"smaller model{dropped}"
         )
     ok = [
         c
