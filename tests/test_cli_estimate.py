@@ -273,3 +273,21 @@ def test_estimate_does_not_import_torch_or_matplotlib() -> None:
         "sys.exit(1 if bad else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def test_params_7b_and_7_5b_use_one_family_and_context(cli) -> None:
+    """7B used to snap to Pythia at 2k context and 7.5B to Mistral at 8k (+46% device-hours)."""
+    runs = [
+        _json(cli, "estimate", "--params", p, "--accelerator", "h100", "--count", "8", "--json")
+        for p in ("7B", "7.5B")
+    ]
+    keys = ("mlp", "vocab", "position", "norm", "seq_len", "source")
+    a, b = ([r["model"].get(k) for k in keys] for r in runs)
+    assert a == b
+    for r in runs:
+        assert any(x.startswith(f"seq_len {r['model']['seq_len']}") for x in r["assumptions"])
+        assert any("nearest published shape" in x for x in r["assumptions"])
+    # Cost follows compute (params x tokens), with no jump on top.
+    compute = [r["params"] * r["tokens"] for r in runs]
+    hours = [r["device_hours"] for r in runs]
+    assert hours[1] / hours[0] < 1.1 * compute[1] / compute[0]
