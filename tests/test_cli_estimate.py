@@ -217,7 +217,7 @@ def test_offering_and_nodes(cli) -> None:
     [
         (["--params", "abc", "--accelerator", "h100"], 2, "cannot read 'abc'"),
         (["--params", "1B", "--accelerator", "h100", "--count", "0"], 2, "--count"),
-        (["--params", "1B", "--accelerator", "h10"], 2, "did you mean 'H100'"),
+        (["--params", "1B", "--accelerator", "h10"], 2, "did you mean 'h100-sxm5-80gb'"),
         (["--params", "7B", "--accelerator", "h100", "--count", "8", "--tp", "3"], 2, "--tp 3"),
         (
             ["--model", "llama-2-7b", "--accelerator", "h100", "--count", "40", "--pp", "5"],
