@@ -30,9 +30,11 @@ def nearest(name: str, choices: list[str] | tuple[str, ...]) -> str | None:
     return lowered[hits[0]] if hits else None
 
 
-def unknown(kind: str, name: str, choices: list[str] | tuple[str, ...]) -> UsageError:
-    """An 'unknown X' error that suggests the nearest valid name."""
-    hint = nearest(name, choices)
+def unknown(
+    kind: str, name: str, choices: list[str] | tuple[str, ...], hint: str | None = None
+) -> UsageError:
+    """An 'unknown X' error that suggests `hint`, else the nearest valid name by spelling."""
+    hint = hint or nearest(name, choices)
     tail = f"; did you mean '{hint}'?" if hint else f"; see 'advisor catalog list {kind}s'"
     if kind not in ("accelerator", "offering", "network", "cpu"):
         tail = f"; did you mean '{hint}'?" if hint else f"; choose from: {', '.join(choices[:12])}"

@@ -224,6 +224,7 @@ def describe(
     breakdown = scored.time.breakdown(i)
     fits = bool(scored.fits[i]) if hw.memory_bytes else None
     assumptions = [
+        *spec.notes,
         "model FLOPs count attention over the full s x s square (PaLM / Megatron convention)",
         "flash attention (causal kernels do half the attention matmul work)",
         f"model states use the '{training.convention}' convention "
@@ -253,7 +254,7 @@ def describe(
         f"{peak / 1e12:,.0f} TFLOP/s per device"
     )
     return EstimateOut(
-        model=spec.model_dump(exclude_none=True),
+        model=spec.model_dump(exclude_none=True, exclude={"notes"}),
         hardware=hardware_summary(hw),
         params=counts.total,
         active_params=counts.active,

@@ -46,6 +46,8 @@ def resolve_hardware(
     domain = None
     if accelerator and offering:
         raise UsageError("give --accelerator or --offering, not both")
+    if profile is not None and not accelerator and not offering:
+        accelerator = profile.accelerator  # a profile is measured on one part: it names it
     if offering:
         if count is not None:
             raise UsageError("--count goes with --accelerator; with --offering use --nodes")

@@ -29,7 +29,7 @@ from advisor.catalog import Catalog
 from advisor.catalog.schema import DeviceProfile, Offering, RentalTerms
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH
 from advisor.dropped import Dropped, nothing_priced, unpriced
-from advisor.errors import AdvisorError, unknown
+from advisor.errors import AdvisorError, UsageError, unknown
 from advisor.estimate import (
     CHINCHILLA_TOKENS_PER_PARAM,
     EstimateOut,
@@ -202,6 +202,7 @@ def recommend(
         groups.setdefault(_group_key(o), []).append(o)
     candidates: list[Candidate] = []
     batch_limited: dict[str, int] = {}  # accelerator -> fewest devices the batch cannot use
+    no_precision: set[str] = set()
     plans_scored = 0
     skipped: dict[str, str] = {}  # accelerator -> why a group of its offerings was not scored
     one_node: dict[str, str] = {}  # accelerator -> an offering searched on one node only
@@ -231,6 +232,7 @@ def recommend(
             dev.peak(training.precision)
         except AdvisorError as e:
             skipped[acc.id] = str(e)
+            no_precision.add(acc.id)  # e.g. bf16 on V100/T4: dropped, said if nothing is left
             continue
         plans = enumerate_plans(spec, devices, per_node, batch)
         if len(plans) == 0:
@@ -300,11 +302,19 @@ def recommend(
         global_batch_tokens=batch,
         memory_headroom=memory_headroom,
     )
+    precision_note = (
+        f"; dropped for want of a {training.precision} peak: {', '.join(sorted(no_precision))} "
+        "(try another --precision)"
+        if no_precision
+        else ""
+    )
+    if not candidates and no_precision and plans_scored == 0:
+        raise UsageError(f"no offering left to score{precision_note}")
     if not candidates:
         raise AdvisorError(
             f"no offering can train {spec.name} ({counts.total / 1e9:.3g}B parameters) within "
             f"{max_devices} devices: nothing fits in memory; raise --max-devices or pick a "
-            "smaller model"
+            f"smaller model{precision_note}"
         )
     asked = (batch, training.global_batch_tokens is not None)
     within = [

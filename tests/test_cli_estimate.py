@@ -217,7 +217,7 @@ def test_offering_and_nodes(cli) -> None:
     [
         (["--params", "abc", "--accelerator", "h100"], 2, "cannot read 'abc'"),
         (["--params", "1B", "--accelerator", "h100", "--count", "0"], 2, "--count"),
-        (["--params", "1B", "--accelerator", "h10"], 2, "did you mean 'H100'"),
+        (["--params", "1B", "--accelerator", "h10"], 2, "did you mean 'h100-sxm5-80gb'"),
         (["--params", "7B", "--accelerator", "h100", "--count", "8", "--tp", "3"], 2, "--tp 3"),
         (
             ["--model", "llama-2-7b", "--accelerator", "h100", "--count", "40", "--pp", "5"],
@@ -297,3 +297,21 @@ def test_full_recompute_at_long_context_fits_and_holds_less(cli) -> None:
     assert full["fits"] is True
     searched = _json(cli, "estimate", *LONG_CONTEXT, "--json")
     assert searched["fits"] is True
+
+
+def test_params_7b_and_7_5b_use_one_family_and_context(cli) -> None:
+    """7B used to snap to Pythia at 2k context and 7.5B to Mistral at 8k (+46% device-hours)."""
+    runs = [
+        _json(cli, "estimate", "--params", p, "--accelerator", "h100", "--count", "8", "--json")
+        for p in ("7B", "7.5B")
+    ]
+    keys = ("mlp", "vocab", "position", "norm", "seq_len", "source")
+    a, b = ([r["model"].get(k) for k in keys] for r in runs)
+    assert a == b
+    for r in runs:
+        assert any(x.startswith(f"seq_len {r['model']['seq_len']}") for x in r["assumptions"])
+        assert any("nearest published shape" in x for x in r["assumptions"])
+    # Cost follows compute (params x tokens), with no jump on top.
+    compute = [r["params"] * r["tokens"] for r in runs]
+    hours = [r["device_hours"] for r in runs]
+    assert hours[1] / hours[0] < 1.1 * compute[1] / compute[0]

@@ -67,10 +67,26 @@ def test_tied_embeddings_count_the_table_once() -> None:
     assert count_params(untied).total - count_params(preset("gpt2")).total == 50257 * 768
 
 
-def test_params_picks_nearest_preset() -> None:
-    assert from_params(1.3e9).name == "gpt3-1.3b"
-    assert from_params(175e9).name == "gpt3-175b"
-    assert from_params(70e9).name in ("llama-3-70b", "llama-2-70b")
+FAMILY = ("mlp", "vocab", "position", "norm", "tied_embeddings", "linear_bias", "seq_len")
+
+
+def test_params_keeps_one_family_at_every_size() -> None:
+    """--params never jumps between families or contexts as the size moves (issue 9, item 10)."""
+    specs = [from_params(n) for n in (0.125e9, 1.3e9, 6.9e9, 7e9, 7.5e9, 8e9, 13e9, 70e9, 175e9)]
+    for spec in specs:
+        assert [getattr(spec, f) for f in FAMILY] == [getattr(specs[0], f) for f in FAMILY]
+        assert spec.heads % 8 == 0  # tensor parallelism up to a node of 8 divides them
+    totals = [count_params(s).total for s in specs]
+    assert totals == sorted(totals)
+
+
+def test_params_says_its_shape_context_and_nearest_preset() -> None:
+    spec = from_params(7e9)
+    said = " ".join(spec.notes)
+    assert f"{spec.layers} layers" in said and f"hidden {spec.hidden}" in said
+    assert f"seq_len {spec.seq_len}" in said
+    assert "--model llama-7b" in said or "--model llama-2-7b" in said
+    assert not any("seq_len" in n for n in from_params(7e9, seq_len=4096).notes)
 
 
 def test_params_far_from_presets_derives_a_shape() -> None:

@@ -296,7 +296,9 @@ def test_default_output_goes_to_reports_folder(tmp_path, cli, monkeypatch) -> No
     r = cli("report", "--params", "125M", "--budget", "2000", "--format", "md")
     assert r.code == 0, r.err
     files = list((tmp_path / "reports").iterdir())
-    assert [f.name for f in files] == ["gpt3-125m-2000usd.md"]
+    from advisor.model.presets import from_params
+
+    assert [f.name for f in files] == [f"{from_params(125e6).name}-2000usd.md"]
     assert oct(files[0].stat().st_mode & 0o777) == oct(0o666 & ~_umask())
 
 

@@ -33,6 +33,7 @@ from advisor.catalog.schema import (
     Source,
     Storage,
 )
+from advisor.catalog.suggest import nearest_id
 from advisor.errors import DataError, unknown
 
 DEFAULT_TERMS = "default"  # terms for cloud offerings that name none
@@ -85,7 +86,10 @@ class Catalog:
         key = self._aliases.get(kind, {}).get(_norm(name))
         if key is not None:
             return table[key]
-        raise unknown(_SINGULAR[kind], name, sorted(table) + sorted(_alias_names(table)))
+        hint = (
+            nearest_id(name, table, self._aliases.get(kind, {})) if kind == "accelerators" else None
+        )
+        raise unknown(_SINGULAR[kind], name, sorted(table) + sorted(_alias_names(table)), hint)
 
     def accelerator(self, name: str) -> Accelerator:
         acc: Accelerator = self.lookup("accelerators", name)

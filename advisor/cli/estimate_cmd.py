@@ -77,7 +77,10 @@ def estimate(
     ] = None,
     profile: Annotated[
         Path | None,
-        typer.Option(help="Device profile from 'advisor calibrate'.", rich_help_panel=H),
+        typer.Option(
+            help="Device profile from 'advisor calibrate' (implies its --accelerator).",
+            rich_help_panel=H,
+        ),
     ] = None,
     pricing: Annotated[
         str, typer.Option(help="on-demand, spot or reserved.", rich_help_panel=H)

@@ -15,9 +15,16 @@ import numpy as np
 
 from advisor.catalog import Catalog
 from advisor.catalog.schema import Accelerator, Curve, DeviceProfile, Offering
-from advisor.errors import DataError
+from advisor.errors import DataError, UsageError
 
 GB = 1e9
+# What to suggest when a part lacks the precision asked for: the nearest it has.
+PRECISION_FALLBACK = {
+    "bf16": ("fp16", "fp32"),
+    "fp16": ("bf16", "fp32"),
+    "fp8": ("bf16", "fp16"),
+    "fp32": ("bf16", "fp16"),
+}
 FALLBACK_INTRA_LINK = "pcie4"
 
 
@@ -78,15 +85,21 @@ class DeviceModel:
         return self.vector_rates.get(dtype, {}).get(vclass) if vclass else None
 
     def peak(self, precision: str) -> float:
-        """Peak for the matmul dtype; TF32 stands in for fp32 where it is faster."""
-        key = "fp16" if precision == "fp16" else precision
-        if key == "fp32" and "tf32" in self.peak_flops:
-            key = "tf32"
+        """Peak for the matmul dtype; TF32 stands in for fp32 where it is faster.
+
+        A dtype without a sourced peak is refused rather than scored at another's:
+        V100 and T4 have no bf16 (Volta/Turing tensor cores do fp16), so bf16 there
+        would be a run that cannot happen, priced as if it could.
+        """
+        key = "tf32" if precision == "fp32" and "tf32" in self.peak_flops else precision
         if key in self.peak_flops:
             return self.peak_flops[key]
-        if key == "bf16" and "fp16" in self.peak_flops:
-            return self.peak_flops["fp16"]
-        raise DataError(f"{self.name}: no sourced peak for {precision}; try another --precision")
+        has = [p for p in PRECISION_FALLBACK.get(precision, ()) if p in self.peak_flops]
+        hint = f"; use --precision {has[0]}" if has else ""
+        listed = ", ".join(sorted(self.peak_flops)) or "none"
+        raise UsageError(
+            f"{self.name} has no {precision} peak in the catalog (it lists {listed}){hint}"
+        )
 
     def matmul_efficiency(self, precision: str) -> EfficiencyCurve:
         for key in (precision, "bf16", "fp16", "fp32"):

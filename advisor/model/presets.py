@@ -1,12 +1,16 @@
 """Model shapes from a preset name, a parameter count, or explicit flags.
 
-`--params N` rule: the preset nearest N in parameter count is used when it is
-within 10% of N (dense presets only; MoE totals are not what users mean by a
-size). Otherwise a Llama-style shape is derived (SwiGLU, RoPE, RMSNorm, 32,000
-vocab, untied): width/depth = 128 (GPT-3 175B's 12288/96; Kaplan et al. 2020,
-§3.1 find loss flat over a wide range of aspect ratios around it), heads of 128,
-SwiGLU width 8h/3 rounded up to a multiple of 256 (Llama's rule), and the width
-is the multiple of 128 whose exact parameter count is nearest N.
+`--params N` rule: always one family, so that nearby sizes never jump between
+families and contexts (7B used to snap to Pythia at 2k context and 7.5B to
+Mistral at 8k, +46% device-hours). A Llama-style shape is derived (SwiGLU, RoPE,
+RMSNorm, 32,000 vocab, untied): width/depth = 128 (GPT-3 175B's 12288/96; Kaplan
+et al. 2020, §3.1 find loss flat over a wide range of aspect ratios around it),
+heads a multiple of 8 (so tensor parallelism up to a node of 8 divides them) of
+width nearest 128, SwiGLU width 8h/3 rounded up to a multiple of 256 (Llama's
+rule), and the width is the multiple of 128 whose exact parameter count is nearest N.
+At 7B and 13B the rule gives LLaMA's own shapes. The context is PARAMS_SEQ_LEN
+unless --seq-len is given. The output says the shape, the context and the
+nearest published preset (`--model NAME` uses that exact shape).
 """
 
 from __future__ import annotations
@@ -14,17 +18,17 @@ from __future__ import annotations
 import functools
 import math
 from pathlib import Path
-from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
-from advisor.errors import DataError, UsageError, unknown
+from advisor.errors import UsageError, unknown
+from advisor.model.hf_config import from_hf_config as from_hf_config  # re-exported
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec
 
 PRESET_FILE = Path(__file__).resolve().parent.parent / "data" / "model_presets.yaml"
-NEAREST_TOLERANCE = 0.10
+# GPT-3's and LLaMA-1's training context (Brown et al. 2020, §2.1; Touvron et al. 2023, §2).
+PARAMS_SEQ_LEN = 2048
 ASPECT_RATIO = 128
 HEAD_DIM = 128
 
@@ -82,12 +86,13 @@ def derived_shape(n_params: float, seq_len: int = 2048, vocab: int = 32000) -> M
             name=f"derived-{_short(n_params)}",
             layers=layers,
             hidden=h,
-            heads=h // HEAD_DIM,
+            heads=_heads(h),
             ffn_hidden=ffn,
             mlp="swiglu",
             vocab=vocab,
             seq_len=seq_len,
-            source="derived: width/depth 128, head 128, SwiGLU 8h/3 (advisor/model/presets.py)",
+            source="derived: width/depth 128, heads of ~128 in 8s, SwiGLU 8h/3 "
+            "(advisor/model/presets.py)",
         )
         err = abs(math.log(count_params(spec).total / n_params))
         if err < best_err:
@@ -98,6 +103,13 @@ def derived_shape(n_params: float, seq_len: int = 2048, vocab: int = 32000) -> M
     return best
 
 
+def _heads(hidden: int) -> int:
+    """A multiple of 8 dividing `hidden` whose head width is nearest HEAD_DIM (8 always divides
+    a multiple of 128, so there is one)."""
+    fits = [n for n in range(8, hidden + 1, 8) if hidden % n == 0]
+    return min(fits, key=lambda n: abs(math.log(hidden / n / HEAD_DIM)))
+
+
 def _short(n: float) -> str:
     from advisor.units import format_size
 
@@ -105,107 +117,26 @@ def _short(n: float) -> str:
 
 
 def from_params(n_params: float, seq_len: int | None = None) -> ModelSpec:
-    """The nearest preset within 10%, else a derived shape."""
+    """The derived Llama-style shape of about n_params, saying what it is and why."""
     if n_params < 1e5:
         raise UsageError(f"--params: {n_params:.3g} is too small for a transformer (min 100k)")
-    near = nearest_preset(n_params)
-    if near is not None and math.exp(near[1]) - 1 <= NEAREST_TOLERANCE:
-        spec = near[0]
-        return spec.model_copy(update={"seq_len": seq_len}) if seq_len else spec
-    return derived_shape(n_params, seq_len or 2048)
-
-
-def _need(cfg: dict[str, Any], path: Path, *keys: str) -> Any:
-    for k in keys:
-        if k in cfg and cfg[k] is not None:
-            return cfg[k]
-    raise DataError(f"{path}: missing key '{keys[0]}' (needed to read the model shape)")
-
-
-def from_hf_config(path: Path, seq_len: int | None = None) -> ModelSpec:
-    """Read a Hugging Face config.json (Llama, Mistral, Qwen2, Mixtral, GPT-2, GPT-NeoX)."""
-    import json
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise DataError(f"{path}: config file not found") from e
-    except IsADirectoryError as e:
-        raise DataError(f"{path}: is a folder, expected a config.json file") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read: {e}") from e
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}") from e
-    if not isinstance(cfg, dict):
-        raise DataError(f"{path}: expected a JSON object at top level")
-    kind = str(cfg.get("model_type", "")).lower()
-    name = str(cfg.get("_name_or_path") or path.parent.name or "hf-config") or "hf-config"
-    try:
-        if kind == "gpt2" or "n_embd" in cfg:
-            h = int(_need(cfg, path, "n_embd"))
-            positions = int(_need(cfg, path, "n_positions", "n_ctx"))
-            spec = ModelSpec(
-                name=name,
-                layers=int(_need(cfg, path, "n_layer")),
-                hidden=h,
-                heads=int(_need(cfg, path, "n_head")),
-                ffn_hidden=int(cfg.get("n_inner") or 4 * h),
-                mlp="gelu",
-                vocab=int(_need(cfg, path, "vocab_size")),
-                seq_len=seq_len or positions,
-                max_positions=positions,
-                tied_embeddings=True,
-                position="learned",
-                norm="layernorm",
-                linear_bias=True,
-                dropout=float(cfg.get("resid_pdrop", 0.1) or 0) > 0,
-                source=f"Hugging Face config {path}",
-            )
-        elif kind == "gpt_neox":
-            spec = ModelSpec(
-                name=name,
-                layers=int(_need(cfg, path, "num_hidden_layers")),
-                hidden=int(_need(cfg, path, "hidden_size")),
-                heads=int(_need(cfg, path, "num_attention_heads")),
-                ffn_hidden=int(_need(cfg, path, "intermediate_size")),
-                mlp="gelu",
-                vocab=int(_need(cfg, path, "vocab_size")),
-                seq_len=seq_len or int(_need(cfg, path, "max_position_embeddings")),
-                tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
-                position="rope",
-                norm="layernorm",
-                linear_bias=True,
-                source=f"Hugging Face config {path}",
-            )
-        else:
-            act = str(cfg.get("hidden_act", "silu")).lower()
-            heads = int(_need(cfg, path, "num_attention_heads"))
-            experts = int(cfg.get("num_local_experts") or cfg.get("num_experts") or 1)
-            spec = ModelSpec(
-                name=name,
-                layers=int(_need(cfg, path, "num_hidden_layers")),
-                hidden=int(_need(cfg, path, "hidden_size")),
-                heads=heads,
-                kv_heads=int(cfg.get("num_key_value_heads") or heads),
-                head_dim=int(cfg["head_dim"]) if cfg.get("head_dim") else None,
-                ffn_hidden=int(_need(cfg, path, "intermediate_size")),
-                mlp="swiglu" if act in ("silu", "swish", "swiglu") else "gelu",
-                vocab=int(_need(cfg, path, "vocab_size")),
-                seq_len=seq_len or int(_need(cfg, path, "max_position_embeddings")),
-                tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
-                position="rope",
-                norm="rmsnorm",
-                qkv_bias=kind.startswith("qwen2") or bool(cfg.get("attention_bias", False)),
-                experts=experts,
-                top_k=int(cfg.get("num_experts_per_tok") or 1) if experts > 1 else 1,
-                source=f"Hugging Face config {path}",
-            )
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "shape"
-        raise DataError(f"{path}: invalid model shape: {where}: {first['msg']}") from e
-    except (TypeError, ValueError) as e:
-        raise DataError(f"{path}: invalid model shape: {e}") from e
-    return spec
+    spec = derived_shape(n_params, seq_len or PARAMS_SEQ_LEN)
+    total = count_params(spec).total
+    notes = [
+        f"--params {_short(n_params).upper()}: Llama-style shape derived by rule "
+        f"({spec.layers} layers, hidden {spec.hidden}, {spec.heads} heads of {spec.d_head}, "
+        f"SwiGLU {spec.ffn}, vocab {spec.vocab}; {_short(total).upper()} parameters)"
+    ]
+    near = nearest_preset(total)
+    if near is not None:
+        name = near[0].name
+        notes.append(
+            f"nearest published shape: {name} "
+            f"({_short(count_params(near[0]).total).upper()}); --model {name} uses it"
+        )
+    if not seq_len:
+        notes.append(
+            f"seq_len {PARAMS_SEQ_LEN}: the --params default (GPT-3's and LLaMA's training "
+            "context); give --seq-len for another"
+        )
+    return spec.model_copy(update={"notes": tuple(notes)})

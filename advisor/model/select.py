@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from advisor.errors import UsageError, unknown
-from advisor.model.presets import from_hf_config, from_params, preset
+from advisor.model.hf_config import from_hf_config
+from advisor.model.presets import from_params, preset
 from advisor.model.spec import ModelSpec
 from advisor.units import parse_size
 

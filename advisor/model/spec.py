@@ -52,6 +52,9 @@ class ModelSpec(_Frozen):
     experts: int = Field(default=1, ge=1, le=4096, description="MoE experts per layer (1 = dense).")
     top_k: int = Field(default=1, ge=1, description="Experts each token is routed to.")
     source: str | None = Field(default=None, description="Where the shape comes from.")
+    notes: tuple[str, ...] = Field(
+        default=(), description="How the shape and context were chosen (said in assumptions)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelSpec:
