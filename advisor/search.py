@@ -208,6 +208,7 @@ def score(
     dp_overlap: bool = True,
     allocator_slack: float = 0.0,
     headroom: float = 0.0,
+    tp_overlap: bool = False,
 ) -> Scored:
     """Memory and step time of every plan in one vectorised pass. `allocator_slack` is
     memory the allocator holds beyond the live tensors, as a fraction of them (measured
@@ -228,6 +229,7 @@ def score(
         flash_attention=flash_attention,
         dp_overlap=dp_overlap,
         autocast=autocast(training),
+        tp_overlap=tp_overlap,
     )
     t = st.total
     tokens = (plans.m * plans.mb * plans.dp * spec.seq_len).astype(float)

@@ -5,8 +5,12 @@ matrix ops take FLOPs / (peak x efficiency(FLOPs)) + a kernel overhead, vector
 ops bytes / (bandwidth x efficiency(bytes)) + the overhead, and collectives
 latency + bytes x factor / bus bandwidth with nccl-tests' factors (all-reduce
 2(n-1)/n, all-gather and reduce-scatter (n-1)/n; nccl-tests doc/PERFORMANCE.md).
-Backward is twice the forward matrix work (input and weight gradients), vector
-work and the conjugate collectives once more each (Narayanan et al. 2021, §3.2).
+Backward is twice the forward matrix work (input and weight gradients; Narayanan et
+al. 2021, §3.2); elementwise gradients move the tensors `backward_vector_factor` counts;
+tensor-parallel collectives follow Megatron's conjugate operators, with sequence
+parallelism's re-gather of each column-parallel input for its weight gradient, and
+where the stack overlaps them, the input-gradient collectives hide behind the weight
+(and the re-gather behind the input) gradient GEMMs (`backward_tp_comm`).
 
 A step is m micro-batches through p stages: m·T plus the 1F1B bubble
 (p-1)/v·T, T the time of one micro-batch on the slowest stage (Narayanan et al.
@@ -152,6 +156,66 @@ def _sum(ops: list[Op], dev: DeviceModel, precision: str, tp: Any) -> np.ndarray
     return np.sum(parts, axis=0) if parts else np.zeros((3, np.size(tp)))
 
 
+def backward_vector_factor(op: Op) -> float:
+    """Backward elementwise traffic over forward. A norm, activation or softmax gradient
+    reads the saved input (or output) and the incoming gradient and writes one gradient:
+    3 tensors against the forward's 2 (PyTorch's layer_norm_backward, gelu_backward,
+    _softmax_backward_data signatures; Megatron's fused kernels keep the same operands).
+    A residual add's gradient passes through unchanged and the two branches' gradients
+    meet in one add of 3 tensors, as many as the forward add moved; a cast's conjugate
+    moves what the cast did."""
+    return 1.5 if op.vclass in ("norm", "activation", "softmax") else 1.0
+
+
+# Megatron's column-parallel layers (QKV, MLP up) and the collectives around them:
+# (forward all-gather before it, forward reduction after its row-parallel partner, GEMM).
+TP_HALVES = (
+    ("tp_all_gather_attn", "tp_reduce_attn", "qkv"),
+    ("tp_all_gather_mlp", "tp_reduce_mlp", "mlp_up"),
+)
+
+
+def backward_tp_comm(times: dict[str, tuple[Any, Any, Any]], overlap: bool) -> Any:
+    """Exposed backward tensor-parallel seconds of one block. Conjugates of Megatron's
+    operators (Shoeybi et al. 2019 §3 f/g; Korthikanti et al. 2022 §4.2.2): the column
+    layer's input gradient is all-reduced (reduce-scattered with SP), the same bytes as
+    the forward reduction; with SP the row layer's output gradient is all-gathered, and
+    the column layer's input, stored sharded, is gathered again for its weight gradient.
+    `overlap` (Megatron-LM, megatron/core/tensor_parallel/layers.py,
+    LinearWithGradAccumulationAndAsyncCommunication): the input-gradient collective runs
+    asynchronously beside the weight-gradient GEMM and the re-gather beside the
+    input-gradient GEMM, each as long as the forward GEMM; only the excess is exposed."""
+    total: Any = 0.0
+    for gather, reduce, gemm in TP_HALVES:
+        if gather not in times or reduce not in times:
+            continue
+        t_ag, t_red, t_gemm = times[gather][2], times[reduce][2], times[gemm][0]
+        column, regather = t_red, t_ag
+        if overlap:
+            column = np.maximum(column - t_gemm, 0.0)
+            regather = np.maximum(regather - t_gemm, 0.0)
+        total = total + column + t_ag + regather
+    return total
+
+
+def _backward_sum(
+    ops: list[Op], dev: DeviceModel, precision: str, tp: Any, tp_overlap: bool
+) -> np.ndarray:
+    """(3, n) backward seconds of forward `ops`: two GEMMs per forward GEMM, elementwise
+    gradients by `backward_vector_factor`, tensor-parallel collectives by
+    `backward_tp_comm`."""
+    times = {op.name: _op_time(op, dev, precision, tp) for op in ops}
+    n = np.size(tp)
+    matrix = sum((2.0 * times[op.name][0] for op in ops), np.zeros(n))
+    vector = np.zeros(n)
+    for op in ops:
+        if op.kind == "vector":  # the traffic scales; the kernels stay two, as calibrated
+            fixed = dev.kernel_overhead * op.count
+            vector = vector + backward_vector_factor(op) * (times[op.name][1] - fixed) + 2 * fixed
+    comm = backward_tp_comm(times, tp_overlap) + np.zeros(n)
+    return np.stack([matrix, vector, comm])
+
+
 def microbatch_stage_time(
     spec: ModelSpec,
     plans: Plans,
@@ -159,6 +223,7 @@ def microbatch_stage_time(
     precision: str,
     flash_attention: bool = True,
     autocast: bool = False,
+    tp_overlap: bool = False,
 ) -> np.ndarray:
     """Seconds (matrix, vector, comm) for one micro-batch forward+backward(+recompute)
     on the slowest pipeline stage: L/p blocks plus the output layer and loss.
@@ -168,7 +233,9 @@ def microbatch_stage_time(
     key = ((plans.mb * 4096 + plans.tp) * 2 + plans.sp) * 3 + plans.rec
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     u = plans.take(first)
-    per_block, head = _block_and_head(spec, u, dev, precision, flash_attention, autocast)
+    per_block, head = _block_and_head(
+        spec, u, dev, precision, flash_attention, autocast, tp_overlap
+    )
     layers_per_stage = spec.layers / plans.pp
     return per_block[:, inverse] * layers_per_stage + head[:, inverse]
 
@@ -199,6 +266,7 @@ def _block_and_head(
     precision: str,
     flash_attention: bool,
     autocast: bool = False,
+    tp_overlap: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     elem = dtype_bytes(precision)  # type: ignore[arg-type]
     autocast = autocast and precision != "fp32"
@@ -217,7 +285,9 @@ def _block_and_head(
     )
     n = len(plans)
     core_ops = [o for o in ops if o.name in ATTENTION_CORE]
-    main = _sum([o for o in ops if o.name not in ATTENTION_CORE], dev, precision, plans.tp)
+    rest = [o for o in ops if o.name not in ATTENTION_CORE]
+    main = _sum(rest, dev, precision, plans.tp)
+    main_bwd = _backward_sum(rest, dev, precision, plans.tp, tp_overlap)
     causal = 0.5 if flash_attention else 1.0
     per_head = 4.0 * spec.seq_len**2 * spec.d_head * causal
     measured = (
@@ -229,17 +299,19 @@ def _block_and_head(
         core_bwd = np.stack([measured[1], zeros, zeros])
     else:
         core_fwd = _sum(core_ops, dev, precision, plans.tp)
+        core_bwd = _backward_sum(core_ops, dev, precision, plans.tp, tp_overlap)
         # Flash attention's backward recomputes the scores: one more forward attention
         # matmul pass (Dao 2023, Algorithm 2).
-        core_bwd = core_fwd * np.array([[2.0], [2.0], [1.0]])
         if flash_attention:
             core_bwd = core_bwd + core_fwd * np.array([[0.5], [0.0], [0.0]])
     block_casts, head_casts = cast_ops(spec, b=b, t=t, sp=sp, elem=elem)
     casts = _sum(block_casts, dev, precision, plans.tp) if autocast else np.zeros((3, n))
-    # Backward: two matmuls per forward matmul; elementwise gradients and the conjugate
-    # collectives once each; each autocast conversion has one conjugate conversion.
+    # Each autocast conversion has one conjugate conversion in backward. Full
+    # recomputation reruns the whole forward, its tensor-parallel collectives included
+    # (Megatron's checkpointed forward calls the same f/g operators; Korthikanti et al.
+    # 2022 §5: full recomputation adds a forward pass).
     fwd = main + core_fwd + casts
-    bwd = main * np.array([[2.0], [2.0], [1.0]]) + core_bwd + casts
+    bwd = main_bwd + core_bwd + casts
     rec = plans.rec
     recompute = np.where(rec == 2, fwd, np.where(rec == 1, core_fwd, 0.0))
     if flash_attention:
@@ -335,6 +407,7 @@ def step_time(
     flash_attention: bool = True,
     dp_overlap: bool = True,
     autocast: bool = False,
+    tp_overlap: bool = False,
 ) -> StepTime:
     """Seconds per optimizer step for every plan, by part. `autocast`: torch.autocast
     training (fp32 weights, gradients and optimizer; low-precision matmuls)."""
@@ -342,7 +415,9 @@ def step_time(
     elem = dtype_bytes(precision)  # type: ignore[arg-type]
     state_elem = 4 if autocast else elem  # weights and gradients as stored and communicated
     g_bytes = grad_bytes if grad_bytes is not None else float(state_elem)
-    parts = microbatch_stage_time(spec, plans, dev, precision, flash_attention, autocast)
+    parts = microbatch_stage_time(
+        spec, plans, dev, precision, flash_attention, autocast, tp_overlap
+    )
     t_mb = parts.sum(axis=0)
     m = plans.m.astype(float)
     compute, memory_bound, tp_comm = parts[0] * m, parts[1] * m, parts[2] * m
