@@ -29,6 +29,7 @@ from advisor.model.memory import GIB
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
 from advisor.search import Scored, enumerate_plans, plan_fields, score
+from advisor.stacks import StackConventions, apply_efficiency, for_accelerator, resolve
 
 # Assumption, not a measurement: CUDA context, cuBLAS/NCCL workspaces and allocator
 # fragmentation on a GPU. `advisor validate` measures the real figure on a device.
@@ -95,6 +96,9 @@ class EstimateOut(BaseModel):
     energy_kwh: float | None = None
     emissions_kg_co2e: float | None = None
     chosen: list[str] = Field(description="Layout fields advisor chose because they were left out.")
+    stack: dict[str, Any] | None = Field(
+        default=None, description="The software stack and the conventions applied."
+    )
     plans_considered: int
     assumptions: list[str]
 
@@ -132,13 +136,16 @@ def search_hardware(
     batch_tokens: float,
     catalog: Catalog | None = None,
     headroom: float = DEFAULT_MEMORY_HEADROOM,
+    stack: StackConventions | None = None,
 ) -> tuple[Scored, DeviceModel]:
-    """Score every plan the choice allows on this hardware."""
+    """Score every plan the choice allows on this hardware, under the stack's conventions."""
     catalog = catalog or load_catalog()
-    dev = hardware_device(catalog, hw)
-    plans = enumerate_plans(spec, [hw.devices], hw.devices_per_node, batch_tokens, choice)
+    stack = stack or resolve(catalog, None)
+    dev = apply_efficiency(hardware_device(catalog, hw), stack)
+    kw = {"flash_attention": stack.flash_attention, "zero_stages": stack.zero_stages}
+    plans = enumerate_plans(spec, [hw.devices], hw.devices_per_node, batch_tokens, choice, **kw)
     if len(plans) == 0 and len(
-        enumerate_plans(spec, [hw.devices], hw.devices_per_node, 1e15, choice)
+        enumerate_plans(spec, [hw.devices], hw.devices_per_node, 1e15, choice, **kw)
     ):
         raise UsageError(
             f"the global batch of {batch_tokens:,.0f} tokens has fewer sequences of "
@@ -155,7 +162,17 @@ def search_hardware(
     capacity = hw.memory_bytes or 0.0
     slack = allocator_slack(hw)
     scored = score(
-        spec, training, plans, dev, capacity, overhead, allocator_slack=slack, headroom=headroom
+        spec,
+        training,
+        plans,
+        dev,
+        capacity,
+        overhead,
+        allocator_slack=slack,
+        headroom=headroom,
+        flash_attention=stack.flash_attention,
+        dp_overlap=stack.dp_overlap,
+        tp_overlap=stack.tp_overlap,
     )
     return scored, dev
 
@@ -169,8 +186,12 @@ def estimate(
     grid_kg_per_kwh: float = DEFAULT_GRID_KG_PER_KWH,
     catalog: Catalog | None = None,
     memory_headroom: float = DEFAULT_MEMORY_HEADROOM,
+    stack: StackConventions | None = None,
 ) -> EstimateOut:
-    """Everything about one job on one hardware; unset layout fields are searched."""
+    """Everything about one job on one hardware; unset layout fields are searched under
+    the software stack's conventions (default: 'auto')."""
+    catalog = catalog or load_catalog()
+    stack = for_accelerator(catalog, stack or resolve(catalog, None), hw.accelerator.id)
     counts = count_params(spec)
     tokens = training.tokens or CHINCHILLA_TOKENS_PER_PARAM * counts.total
     batch = training.global_batch_tokens or default_batch_tokens(counts.total)
@@ -178,13 +199,15 @@ def estimate(
         check_layout(
             spec, hw.devices, hw.devices_per_node, choice.tp or 1, choice.pp or 1, choice.vpp or 1
         )
-    scored, dev = search_hardware(spec, training, hw, choice, batch, catalog, memory_headroom)
+    scored, dev = search_hardware(
+        spec, training, hw, choice, batch, catalog, memory_headroom, stack
+    )
     i = scored.best()
     if i is None:  # nothing leaves the headroom free: the fastest that fits at all
         i = scored.best(keep_headroom=False)
     if i is None:
         i = int(scored.memory_total.argmin())
-    out = describe(spec, training, hw, dev, scored, i, tokens, pricing, grid_kg_per_kwh)
+    out = describe(spec, training, hw, dev, scored, i, tokens, pricing, grid_kg_per_kwh, stack)
     assumptions = list(out.assumptions)
     if training.tokens is None:
         assumptions.append(f"tokens = {CHINCHILLA_TOKENS_PER_PARAM} x parameters (Chinchilla)")
@@ -209,6 +232,7 @@ def describe(
     tokens: float,
     pricing: str = "on-demand",
     grid_kg_per_kwh: float = DEFAULT_GRID_KG_PER_KWH,
+    stack: StackConventions | None = None,
 ) -> EstimateOut:
     """The estimate document for plan `i` of a scored search."""
     counts = count_params(spec)
@@ -226,7 +250,7 @@ def describe(
     assumptions = [
         *spec.notes,
         "model FLOPs count attention over the full s x s square (PaLM / Megatron convention)",
-        "flash attention (causal kernels do half the attention matmul work)",
+        *(stack.notes() if stack else []),
         f"model states use the '{training.convention}' convention "
         f"({training.precision}, {training.optimizer})",
         *dev.assumptions,
@@ -300,6 +324,7 @@ def describe(
         energy_kwh=money.energy_kwh,
         emissions_kg_co2e=money.emissions_kg,
         chosen=[],
+        stack=stack.as_dict() if stack else None,
         plans_considered=len(scored.plans),
         assumptions=assumptions,
     )

@@ -46,6 +46,7 @@ from advisor.ownership import Ownership, ownership
 from advisor.ranking import DEFAULT_MAX_DAYS, TIE_TOLERANCE, rank_order
 from advisor.search import Scored, enumerate_plans, score
 from advisor.shortfall import Shortfall, find_shortfall
+from advisor.stacks import StackConventions, apply_efficiency, for_accelerator, resolve
 
 
 class Query(BaseModel):
@@ -71,6 +72,7 @@ class Query(BaseModel):
     tie_tolerance: float = TIE_TOLERANCE
     global_batch_tokens: float | None = None
     memory_headroom: float = DEFAULT_MEMORY_HEADROOM
+    stack: str = "auto"
 
 
 class Option(EstimateOut):
@@ -188,8 +190,11 @@ def recommend(
     max_days: float | None = None,
     owned: bool = False,
     memory_headroom: float = DEFAULT_MEMORY_HEADROOM,
+    stack: StackConventions | None = None,
 ) -> RecommendOut:
     started = time.perf_counter()
+    stack = stack or resolve(catalog, None)
+    convs: dict[str, StackConventions] = {}  # accelerator -> the stack's conventions on it
     counts = count_params(spec)
     tokens = training.tokens or CHINCHILLA_TOKENS_PER_PARAM * counts.total
     batch = training.global_batch_tokens or default_batch_tokens(counts.total)
@@ -223,8 +228,9 @@ def recommend(
             multi_node.add(acc.id)
         per_node = head.accelerator_count
         devices = [n * per_node for n in ns]
+        conv = convs.setdefault(acc.id, for_accelerator(catalog, stack, acc.id))
         try:
-            dev = device_model(catalog, acc, prof, head, per_node, bw)
+            dev = apply_efficiency(device_model(catalog, acc, prof, head, per_node, bw), conv)
         except AdvisorError as e:
             skipped[acc.id] = str(e)  # no sourced peak or bandwidth: cannot be scored
             continue
@@ -234,7 +240,9 @@ def recommend(
             skipped[acc.id] = str(e)
             no_precision.add(acc.id)  # e.g. bf16 on V100/T4: dropped, said if nothing is left
             continue
-        plans = enumerate_plans(spec, devices, per_node, batch)
+        plans = enumerate_plans(
+            spec, devices, per_node, batch, None, conv.flash_attention, conv.zero_stages
+        )
         if len(plans) == 0:
             skipped[acc.id] = f"no layout of {spec.name} on {per_node} x n devices"
             continue
@@ -251,6 +259,9 @@ def recommend(
             overhead,
             allocator_slack=slack,
             headroom=memory_headroom,
+            flash_attention=conv.flash_attention,
+            dp_overlap=conv.dp_overlap,
+            tp_overlap=conv.tp_overlap,
         )
         plans_scored += len(plans)
         devs = scored.devices
@@ -299,6 +310,7 @@ def recommend(
         precision=training.precision,
         max_days=horizon / 86400 if horizon is not None else None,
         owned=owned,
+        stack=stack.id,
         global_batch_tokens=batch,
         memory_headroom=memory_headroom,
     )
@@ -332,7 +344,17 @@ def recommend(
     )
     ok = [ok[int(k)] for k in order]
     options = [
-        _option(spec, training, c, r + 1, tokens, pricing, grid_kg_per_kwh, asked)
+        _option(
+            spec,
+            training,
+            c,
+            r + 1,
+            tokens,
+            pricing,
+            grid_kg_per_kwh,
+            asked,
+            convs.get(c.hw.accelerator.id),
+        )
         for r, c in enumerate(ok[:top])
     ]
     shortfall = None
@@ -392,8 +414,9 @@ def _option(
     pricing: str,
     grid: float,
     asked: tuple[float, bool],
+    stack: StackConventions | None = None,
 ) -> Option:
-    est = describe(spec, training, c.hw, c.dev, c.scored, c.index, tokens, pricing, grid)
+    est = describe(spec, training, c.hw, c.dev, c.scored, c.index, tokens, pricing, grid, stack)
     used = est.global_batch_tokens
     batch = batch_notes(asked[0], used, spec.seq_len, asked[1], count_params(spec).total)
     est = est.model_copy(update={"assumptions": [*est.assumptions, *batch]})

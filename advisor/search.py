@@ -76,16 +76,18 @@ def enumerate_plans(
     batch_tokens: float,
     choice: LayoutChoice | None = None,
     flash_attention: bool = True,
+    zero_stages: tuple[int, ...] = (0, 1, 2, 3),
 ) -> Plans:
     """All legal plans for each device count, honouring what the user fixed, built as a
     numpy grid and filtered by masks. With flash attention selective recomputation
-    equals none, so it is not enumerated apart."""
+    equals none, so it is not enumerated apart. `zero_stages`: the ZeRO stages the
+    software stack offers (searched when the user fixes none)."""
     choice = choice or LayoutChoice()
     tps = [choice.tp] if choice.tp else _legal_tp(spec, per_node)
     pps = [choice.pp] if choice.pp else divisors(spec.layers)
     vpps = [choice.vpp] if choice.vpp else list(VIRTUAL_STAGES)
     mbs = [choice.micro_batch] if choice.micro_batch else list(MICRO_BATCHES)
-    zeros = [choice.zero] if choice.zero is not None else [0, 1, 2, 3]
+    zeros = [choice.zero] if choice.zero is not None else list(zero_stages)
     if choice.recompute:
         recs = [REC_CODES[choice.recompute]]
     else:

@@ -31,6 +31,7 @@ from advisor.catalog.schema import (
     Offering,
     RentalTerms,
     Source,
+    Stack,
     Storage,
 )
 from advisor.catalog.suggest import nearest_id
@@ -47,6 +48,7 @@ _MODELS: dict[str, Any] = {
     "profiles": DeviceProfile,
     "sources": Source,
     "terms": RentalTerms,
+    "stacks": Stack,
 }
 _SINGULAR = {
     "accelerators": "accelerator",
@@ -57,6 +59,7 @@ _SINGULAR = {
     "profiles": "profile",
     "sources": "source",
     "terms": "terms",
+    "stacks": "stack",
 }
 
 
@@ -72,6 +75,7 @@ class Catalog:
     profiles: dict[str, DeviceProfile]
     sources: dict[str, Source]
     terms: dict[str, RentalTerms] = field(default_factory=dict)
+    stacks: dict[str, Stack] = field(default_factory=dict)
     files: tuple[Path, ...] = ()
     _aliases: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
@@ -98,6 +102,9 @@ class Catalog:
 
             return local_accelerator(acc)
         return acc
+
+    def stack(self, name: str) -> Stack:
+        return self.lookup("stacks", name)  # type: ignore[no-any-return]
 
     def offering(self, name: str) -> Offering:
         return self.lookup("offerings", name)  # type: ignore[no-any-return]

@@ -397,6 +397,61 @@ class DeviceProfile(Strict):
     notes: str | None = None
 
 
+class _Setting(Strict):
+    """One convention of a software stack, with where it comes from (a document, or
+    'choice' with the reason in `note`)."""
+
+    source: str = Field(min_length=1, description="Source key or address; 'choice' if a judgement.")
+    as_of: dt.date
+    note: str | None = None
+
+
+class BoolSetting(_Setting):
+    value: bool
+
+
+class TpOverlapSetting(_Setting):
+    value: Literal["none", "backward"] = Field(
+        description="none: TP collectives exposed; backward: input-gradient collectives run "
+        "beside the weight-gradient GEMMs (Megatron's async TP communication)."
+    )
+
+
+class StagesSetting(_Setting):
+    value: list[Annotated[int, Field(ge=0, le=3)]] = Field(
+        min_length=1, description="ZeRO stages the stack offers (FSDP full shard = 3)."
+    )
+
+
+class Stack(Strict):
+    """A training software stack: the kernels and overlap conventions the model applies."""
+
+    id: Id
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    covers: list[str] = Field(default_factory=list, description="Frameworks it stands for.")
+    flash_attention: BoolSetting
+    dp_overlap: BoolSetting = Field(
+        description="Data-parallel/FSDP collectives overlap backward (and prefetch forward)."
+    )
+    tp_overlap: TpOverlapSetting
+    zero_stages: StagesSetting
+    cuda_graphs: BoolSetting | None = Field(
+        default=None, description="Recorded, not modelled (GPU profiles charge no launch time)."
+    )
+    fp8_recipe_overhead: Figure | None = Field(
+        default=None,
+        description="Scaling/cast cost of the FP8 recipe as a fraction of matmul time; "
+        "left out where no source gives it.",
+    )
+    efficiency: dict[str, Figure] = Field(
+        default_factory=dict,
+        description="Fitted matmul-efficiency multiplier by accelerator id or family "
+        "(empty until fitted on published runs).",
+    )
+    notes: str | None = None
+
+
 KINDS = (
     "accelerators",
     "cpus",
@@ -406,6 +461,7 @@ KINDS = (
     "profiles",
     "sources",
     "terms",
+    "stacks",
 )
 
 
@@ -421,3 +477,4 @@ class CatalogFile(Strict):
     profiles: list[DeviceProfile] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list)
     terms: list[RentalTerms] = Field(default_factory=list)
+    stacks: list[Stack] = Field(default_factory=list)

@@ -32,6 +32,30 @@ MemoryHeadroomOpt = Annotated[
     ),
 ]
 MEMORY_HEADROOM = DEFAULT_MEMORY_HEADROOM
+StackOpt = Annotated[
+    str,
+    typer.Option(
+        "--stack",
+        help="Training software: auto, megatron, torchtitan, fsdp, deepspeed, maxtext "
+        "(its kernels and overlap conventions; 'advisor catalog list stacks').",
+    ),
+]
+FlashAttentionOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--flash-attention/--no-flash-attention",
+        help="Override the stack: fused (flash) attention or not.",
+        show_default=False,
+    ),
+]
+DpOverlapOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--dp-overlap/--no-dp-overlap",
+        help="Override the stack: data-parallel communication overlaps backward or not.",
+        show_default=False,
+    ),
+]
 
 
 def catalog_from(paths: list[Path] | None) -> Catalog:

@@ -12,8 +12,11 @@ from advisor.catalog.loader import read_profile
 from advisor.cli.common import (
     MEMORY_HEADROOM,
     CatalogOpt,
+    DpOverlapOpt,
+    FlashAttentionOpt,
     JsonOpt,
     MemoryHeadroomOpt,
+    StackOpt,
     catalog_from,
     console,
     print_json,
@@ -122,6 +125,9 @@ def estimate(
         str | None, typer.Option(help="Training tokens; default 20 x params.")
     ] = None,
     memory_headroom: MemoryHeadroomOpt = MEMORY_HEADROOM,
+    stack: StackOpt = "auto",
+    flash_attention: FlashAttentionOpt = None,
+    dp_overlap: DpOverlapOpt = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 when the plan does not fit in memory.")
     ] = False,
@@ -131,6 +137,7 @@ def estimate(
     """Score one layout: parameters, FLOPs, memory, step time, time to train and cost."""
     from advisor.estimate import estimate as run_estimate
     from advisor.hardware import resolve_hardware
+    from advisor.stacks import resolve as resolve_stack
 
     spec = resolve_model(
         params, model, hf_config, layers, hidden, heads, kv_heads, ffn_hidden, mlp, vocab, seq_len
@@ -147,6 +154,7 @@ def estimate(
         convention=_choice(convention, "convention", CONVENTIONS),  # type: ignore[arg-type]
     )
     cat = catalog_from(catalog)
+    conv = resolve_stack(cat, stack, flash_attention, dp_overlap)
     prof = read_profile(profile) if profile is not None else None
     hw = resolve_hardware(
         cat,
@@ -174,6 +182,7 @@ def estimate(
         grid_kg_per_kwh=DEFAULT_GRID_KG_PER_KWH if grid_intensity is None else grid_intensity,
         catalog=cat,
         memory_headroom=memory_headroom,
+        stack=conv,
     )
     if json_out:
         print_json(out)

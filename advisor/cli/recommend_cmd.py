@@ -16,8 +16,11 @@ from advisor.catalog.loader import read_profile
 from advisor.cli.common import (
     MEMORY_HEADROOM,
     CatalogOpt,
+    DpOverlapOpt,
+    FlashAttentionOpt,
     JsonOpt,
     MemoryHeadroomOpt,
+    StackOpt,
     catalog_from,
     console,
     print_json,
@@ -102,8 +105,13 @@ def recommend_request(
     max_days: float | None = None,
     owned: bool = False,
     memory_headroom: float = MEMORY_HEADROOM,
+    stack: str = "auto",
+    flash_attention: bool | None = None,
+    dp_overlap: bool | None = None,
 ) -> RecommendRequest:
     """Turn the command-line options (shared by `recommend` and `report`) into arguments."""
+    from advisor.stacks import resolve as resolve_stack
+
     spec = resolve_model(params, model, hf_config, seq_len=seq_len)
     pr = pricing.strip().lower()
     if pr not in PRICINGS:
@@ -139,6 +147,7 @@ def recommend_request(
         "max_days": max_days,
         "owned": owned,
         "memory_headroom": memory_headroom,
+        "stack": resolve_stack(cat, stack, flash_attention, dp_overlap),
     }
     return RecommendRequest(spec, training, cat, kwargs)
 
@@ -181,6 +190,9 @@ def recommend(
         float | None, typer.Option(min=0.001, help=MAX_DAYS_HELP, show_default=False)
     ] = None,
     memory_headroom: MemoryHeadroomOpt = MEMORY_HEADROOM,
+    stack: StackOpt = "auto",
+    flash_attention: FlashAttentionOpt = None,
+    dp_overlap: DpOverlapOpt = None,
     csv_out: Annotated[bool, typer.Option("--csv", help="Print the options as CSV.")] = False,
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,
@@ -213,6 +225,9 @@ def recommend(
         max_days=max_days,
         owned=owned,
         memory_headroom=memory_headroom,
+        stack=stack,
+        flash_attention=flash_attention,
+        dp_overlap=dp_overlap,
     )
     out = run_recommend(req.spec, req.training, req.catalog, **req.kwargs)
     if json_out:

@@ -18,7 +18,14 @@ from typing import Annotated
 
 import typer
 
-from advisor.cli.common import MEMORY_HEADROOM, CatalogOpt, MemoryHeadroomOpt
+from advisor.cli.common import (
+    MEMORY_HEADROOM,
+    CatalogOpt,
+    DpOverlapOpt,
+    FlashAttentionOpt,
+    MemoryHeadroomOpt,
+    StackOpt,
+)
 from advisor.cli.recommend_cmd import MAX_DAYS_HELP, recommend_request
 from advisor.errors import UsageError
 
@@ -73,6 +80,9 @@ def report(
         float | None, typer.Option(min=0.001, help=MAX_DAYS_HELP, show_default=False)
     ] = None,
     memory_headroom: MemoryHeadroomOpt = MEMORY_HEADROOM,
+    stack: StackOpt = "auto",
+    flash_attention: FlashAttentionOpt = None,
+    dp_overlap: DpOverlapOpt = None,
     out: Annotated[
         str | None,
         typer.Option(
@@ -118,6 +128,9 @@ def report(
         max_days=max_days,
         owned=owned,
         memory_headroom=memory_headroom,
+        stack=stack,
+        flash_attention=flash_attention,
+        dp_overlap=dp_overlap,
     )
     make_folder = False
     if out is None:

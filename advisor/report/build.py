@@ -183,10 +183,26 @@ class _Rescorer:
     ) -> tuple[float, float]:
         """(time to train, cost) with efficiencies x `eff`, the layout re-searched."""
         dev = scale_efficiency(self.dev, eff) if eff != 1.0 else self.dev
-        plans = enumerate_plans(spec, [self.hw.devices], self.hw.devices_per_node, batch)
+        st = self.option.stack or {}  # the option's software-stack conventions
+        flash = bool(st.get("flash_attention", True))
+        stages = tuple(st.get("zero_stages", (0, 1, 2, 3)))
+        plans = enumerate_plans(
+            spec, [self.hw.devices], self.hw.devices_per_node, batch, None, flash, stages
+        )
         overhead, _ = overhead_bytes(self.hw)
         cap = self.hw.memory_bytes or 0.0
-        scored = score(spec, training, plans, dev, cap, overhead, headroom=self.headroom)
+        scored = score(
+            spec,
+            training,
+            plans,
+            dev,
+            cap,
+            overhead,
+            headroom=self.headroom,
+            flash_attention=flash,
+            dp_overlap=bool(st.get("dp_overlap", True)),
+            tp_overlap=st.get("tp_overlap") == "backward",
+        )
         j = scored.best()  # as recommend chooses
         if j is None:
             return float("inf"), float("inf")
