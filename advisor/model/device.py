@@ -79,6 +79,9 @@ class DeviceModel:
     first_touch_bandwidth: float = 0.0  # bytes/s of page faulting fresh memory (0: none)
     first_touch_min_bytes: float = float("inf")  # tensors this large are fresh every time
     training_efficiency: float = 1.0  # in-step speed over the microbenchmarks' (ops' roofline)
+    # Whole-step time over the model's, fitted per (stack, family) on published runs
+    # (advisor/fitted.py, advisor/data/stack_fit.yaml); 1.0 = the analytic model alone.
+    time_factor: float = 1.0
 
     def vector_rate(self, vclass: str, dtype: str) -> float | None:
         """Elements/s of a compute-bound vector op of this class in this dtype, if measured."""
