@@ -151,7 +151,11 @@ def base_prediction(run: Run, catalog: Catalog) -> BasePrediction:
     base = step if run.metric == "step_time_s" else tps
     peak = dev.peak(run.precision)
     nap_tps = NAPKIN_MFU * peak / model_flops_per_token(run.spec)
-    nap = run.global_batch_tokens / (nap_tps * run.devices) if run.metric == "step_time_s" else nap_tps
+    nap = (
+        run.global_batch_tokens / (nap_tps * run.devices)
+        if run.metric == "step_time_s"
+        else nap_tps
+    )
     ratio = run.measured / base if run.metric == "step_time_s" else base / run.measured
     return BasePrediction(
         id=run.id,

@@ -129,9 +129,7 @@ def parse_layout(r: dict[str, str], stack_zero: int) -> dict[str, Any]:
         "cp": _find(r"\bCP (\d+)", other) or 1,
         "ep": _find(r"\bEP (\d+)", other) or 1,
         "vp": _find(r"\bVP (\d+)", other) or _find(r"virtual pipeline (\d+)", other),
-        "mbs": _find(
-            r"\bMBS (\d+)", other
-        )
+        "mbs": _find(r"\bMBS (\d+)", other)
         or _find(r"(?:local|per-device) batch (\d+)", other)
         or _find(r"micro-batch (\d+)", notes),
         "gbs_seqs": _find(r"GBS (\d+) seqs", other),
@@ -206,6 +204,8 @@ def needs_feature(run: Run) -> str | None:
     acc_entry = sources_data()["accelerators"].get(r.get("accelerator", ""), {})
     if acc_entry.get("needs"):
         return acc_entry["needs"]
+    if acc_entry.get("beyond_node_needs") and (run.devices or 0) > 8:
+        return acc_entry["beyond_node_needs"]
     if not r.get("ffn", "").strip().isdigit() and r.get("ffn"):
         return "mixture-of-experts layers with expert parallelism (EP)"
     if lay["cp"] > 1:
@@ -248,7 +248,10 @@ def not_checked_reason(run: Run) -> str | None:
 def map_row(r: dict[str, str]) -> Run:
     src = source_of(r["id"])
     stack = src["stack"]
-    conv = {**STACK_CONVENTIONS[stack], **{k: src[k] for k in ("flash_attention", "dp_overlap", "zero") if k in src}}
+    conv = {
+        **STACK_CONVENTIONS[stack],
+        **{k: src[k] for k in ("flash_attention", "dp_overlap", "zero") if k in src},
+    }
     entry = sources_data()["accelerators"].get(r.get("accelerator", ""), {}) or {}
     acc = entry.get("id")
     metric, measured = _measured(r)
