@@ -33,7 +33,7 @@ def cv():
 
 
 def test_every_published_row_is_checked_or_listed_with_a_reason(cv) -> None:
-    preds, skipped, rows = cv
+    _, skipped, rows = cv
     ids = []
     for name in ("published_runs.csv", "published_runs_2.csv"):
         with (DATA / name).open(newline="", encoding="utf-8") as f:
@@ -168,3 +168,15 @@ def test_accuracy_cli_lists_cv_napkin_and_unchecked(cli) -> None:
     assert sum(d["not_checked_reasons"].values()) == len(d["not_checked"])
     human = cli("accuracy")
     assert "napkin" in human.out and "not checked" in human.out and "Whole-run" in human.out
+
+
+def test_report_range_is_the_measured_range(cli) -> None:
+    # The report's answer uses the option's cross-validated range, not a x0.9..x1.1
+    # efficiency re-score.
+    r = cli("report", "--params", "125M", "--budget", "2000", "--format", "json", "--out", "-")
+    assert r.code == 0, r.err
+    d = json.loads(r.out)
+    top = d["options"][0]
+    assert d["answer"]["cost_usd"]["low"] == pytest.approx(top["range"]["cost_usd"]["low"])
+    assert d["answer"]["cost_usd"]["high"] == pytest.approx(top["range"]["cost_usd"]["high"])
+    assert "cross-validated" in d["answer"]["range_basis"]
