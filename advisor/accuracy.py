@@ -172,9 +172,11 @@ def framework_device(
 ) -> DeviceModel:
     acc = catalog.accelerator(ACCELERATORS[run.accelerator or ""])
     prof = catalog.profiles[profile_id] if profile_id else catalog.profile_for(acc.id)
-    return device_model(
+    dev = device_model(
         catalog, acc, prof, None, 8, node_bandwidth_gbs=NODE_NETWORK_GBS[family(run.id)]
     )
+    # The analytic model alone: the fitted stack factor is judged by advisor.crossval.
+    return dataclasses.replace(dev, time_factor=1.0)
 
 
 def predict(

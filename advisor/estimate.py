@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from advisor.catalog import Catalog, load_catalog
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, run_cost
 from advisor.errors import UsageError
+from advisor.fitted import prediction_range
 from advisor.hardware import Hardware
 from advisor.layout import (
     DEFAULT_MEMORY_HEADROOM,
@@ -95,6 +96,11 @@ class EstimateOut(BaseModel):
     billed_hours: float | None = None  # per node, under the offering's rental terms
     energy_kwh: float | None = None
     emissions_kg_co2e: float | None = None
+    range: dict[str, Any] | None = Field(
+        default=None,
+        description="10th-90th percentile of each figure from the cross-validated error on "
+        "comparable published runs (advisor/fitted.py), with the rows it came from.",
+    )
     chosen: list[str] = Field(description="Layout fields advisor chose because they were left out.")
     stack: dict[str, Any] | None = Field(
         default=None, description="The software stack and the conventions applied."
@@ -323,6 +329,15 @@ def describe(
         billed_hours=money.billed_hours if money.cost_usd is not None else None,
         energy_kwh=money.energy_kwh,
         emissions_kg_co2e=money.emissions_kg,
+        range=prediction_range(
+            hw.accelerator.id,
+            step,
+            tps / hw.devices,
+            float(scored.mfu[i]),
+            time_to_train,
+            money.cost_usd,
+            dev.stack,
+        ),
         chosen=[],
         stack=stack.as_dict() if stack else None,
         plans_considered=len(scored.plans),

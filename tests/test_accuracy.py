@@ -66,15 +66,3 @@ def test_shipped_fit_is_what_advisor_fit_computes() -> None:
     assert prof["memory_bandwidth"]["max_efficiency"]["value"] == pytest.approx(mem, abs=2e-3)
     points = {float(f): float(v) for f, v in prof["matmul"]["bf16"]["points"]}
     assert points[1e10] == pytest.approx(e * 1e10 / (1e10 + f0), abs=5e-3)
-
-
-def test_accuracy_cli(cli) -> None:
-    import json
-
-    r = cli("accuracy", "--json")
-    assert r.code == 0
-    d = json.loads(r.out)
-    assert d["summary"]["table5"]["n"] == 8
-    assert "kor22-530B-dp8" in d["skipped"]
-    human = cli("accuracy")
-    assert "held out" in human.out and "Table 5" in human.out

@@ -1,61 +1,110 @@
-"""`advisor accuracy`: predictions against the shipped published training runs."""
+"""`advisor accuracy`: cross-validated predictions against the shipped published runs."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from advisor.cli.common import CatalogOpt, JsonOpt, catalog_from, console, print_json
 
-BOUNDS = {
-    "table5": "Korthikanti et al. 2022 Table 5: mean |error| <= 5%, none above 10%",
-    "table1": "Narayanan et al. 2021 Table 1: each within 10%",
-    "llm-foundry": "llm-foundry A100-80GB: each within 15%",
-}
+
+def _pct(x: float) -> str:
+    return f"{x:.1%}"
 
 
 def accuracy(catalog: CatalogOpt = None, json_out: JsonOpt = False) -> None:
-    """Predicted against measured for each published run, with error statistics."""
-    from advisor.accuracy import run_checks, skipped_runs, summary
+    """Each published run predicted with factors fitted without its own source
+    (leave-one-source-out), the 45%-MFU napkin beside it, and every row not checked."""
+    from advisor.crossval import base_predictions, cross_validate, summary
 
-    cat = catalog_from(catalog)
-    checks = run_checks(cat)
-    stats = summary(checks)
-    skipped = skipped_runs()
+    catalog_from(catalog)  # a bad --catalog is still reported
+    preds, skipped = base_predictions()
+    rows = cross_validate(preds)
+    stats = summary(rows)
+    reasons: dict[str, int] = {}
+    for why in skipped.values():
+        reasons[why] = reasons.get(why, 0) + 1
     if json_out:
         print_json(
             {
-                "checks": [c.model_dump() for c in checks],
+                "method": "leave-one-source-out: a time factor per (stack, accelerator family) "
+                "fitted on the other sources' steady-state rows; napkin = (6N + 12*L*s*h) "
+                "FLOPs per token at 45% of the dense peak of the row's precision",
+                "checks": [r.model_dump() for r in rows],
                 "summary": stats,
-                "skipped": skipped,
-                "bounds": BOUNDS,
+                "not_checked": skipped,
+                "not_checked_reasons": reasons,
             }
         )
         return
+    _print(rows, stats, skipped, reasons)
+
+
+def _print(rows: list[Any], stats: dict[str, Any], skipped: dict[str, str], reasons: dict) -> None:
     from rich.markup import escape
     from rich.table import Table
 
     c = console()
-    t = Table(title="Predicted against measured (published runs)", show_edge=False)
-    for col in ("run", "metric", "measured", "predicted", "error", "layout", "used for"):
-        t.add_column(col, justify="right" if col in ("measured", "predicted", "error") else "left")
-    for ch in checks:
-        p = ch.plan
-        layout = (
-            f"tp{p['tp']} pp{p['pp']} v{p['vpp']} dp{p['dp']} mb{p['micro_batch']} {p['recompute']}"
+    for whole in (False, True):
+        part = [r for r in rows if r.whole_run == whole]
+        title = (
+            "Whole-run rows (averages over a full run or one of its stages; reported apart)"
+            if whole
+            else "Steady-state rows: cross-validated prediction against measured"
         )
-        t.add_row(
-            ch.id,
-            "s/step" if ch.metric == "step_time_s" else "tokens/s/GPU",
-            f"{ch.measured:,.4g}",
-            f"{ch.predicted:,.4g}",
-            f"{ch.error:+.1%}",
-            layout,
-            "fit" if ch.fitted else "held out",
-        )
-    c.print(t)
-    for group, s in stats.items():
-        bound = BOUNDS.get(group, "")
-        c.print(
-            f"{group:12s} n={int(s['n']):2d}  mean |error| {s['mean_abs_error']:.1%}  "
-            f"max {s['max_abs_error']:.1%}   [dim]{escape(bound)}[/]"
-        )
+        t = Table(title=title, show_edge=False)
+        for col in (
+            "run",
+            "source",
+            "stack",
+            "family",
+            "metric",
+            "measured",
+            "predicted",
+            "error",
+            "napkin",
+            "factor from",
+        ):
+            t.add_column(
+                col,
+                justify="right" if col in ("measured", "predicted", "error", "napkin") else "left",
+            )
+        for r in part:
+            t.add_row(
+                r.id,
+                r.source,
+                r.stack,
+                r.family,
+                "s/step" if r.metric == "step_time_s" else "tokens/s/GPU",
+                f"{r.measured:,.4g}",
+                f"{r.predicted:,.4g}",
+                f"{r.error:+.1%}",
+                f"{r.napkin_error:+.1%}",
+                r.factor_group,
+            )
+        c.print(t)
+    s = stats["steady_state"]
+    c.print(
+        f"steady state, n={s['cv']['n']}: cross-validated median |error| "
+        f"{_pct(s['cv']['median_abs_error'])}, p90 {_pct(s['cv']['p90_abs_error'])}; "
+        f"napkin (45% MFU) median {_pct(s['napkin']['median_abs_error'])}, "
+        f"p90 {_pct(s['napkin']['p90_abs_error'])}"
+    )
+    for key in ("source", "family", "stack"):
+        t = Table(title=f"By {key} (steady state)", show_edge=False)
+        for col in (key, "n", "CV median", "CV p90", "napkin median", "napkin p90"):
+            t.add_column(col, justify="left" if col == key else "right")
+        for g, v in stats[f"by_{key}"].items():
+            t.add_row(
+                g,
+                str(v["cv"]["n"]),
+                _pct(v["cv"]["median_abs_error"]),
+                _pct(v["cv"]["p90_abs_error"]),
+                _pct(v["napkin"]["median_abs_error"]),
+                _pct(v["napkin"]["p90_abs_error"]),
+            )
+        c.print(t)
+    c.print(f"checked {len(rows)} rows; not checked {len(skipped)}:")
+    for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        c.print(f"  {n:3d}  {escape(why)}")
     for run_id, why in skipped.items():
         c.print(f"[dim]not checked: {run_id}: {escape(why)}[/]")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -261,7 +261,9 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
     cap = out.memory_capacity_bytes
     verdict = "fits" if out.fits else "does NOT fit"
     c.print(f"{verdict} in {format_bytes(cap)} per device" if cap else "capacity unknown")
-    b = Table(title=f"Step time {out.step_time_s:.4g} s", show_edge=False)
+    b = Table(
+        title=f"Step time {out.step_time_s:.4g} s{range_text(out, 'step_time_s')}", show_edge=False
+    )
     b.add_column("part")
     b.add_column("seconds", justify="right")
     b.add_column("share", justify="right")
@@ -275,13 +277,39 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
         + (f" (of the {out.mfu_peak_precision} peak)" if out.mfu_peak_precision else "")
     )
     line = (
-        f"time to train {format_size(out.tokens)} tokens: {format_duration(out.time_to_train_s)}, "
-        f"{out.device_hours:,.0f} device-hours"
+        f"time to train {format_size(out.tokens)} tokens: {format_duration(out.time_to_train_s)}"
+        f"{range_text(out, 'time_to_train_s')}, {out.device_hours:,.0f} device-hours"
     )
     if out.cost_usd is not None:
-        line += f", {format_money(out.cost_usd)} at ${out.price_per_hour_usd:,.2f}/h"
+        line += (
+            f", {format_money(out.cost_usd)}{range_text(out, 'cost_usd')} "
+            f"at ${out.price_per_hour_usd:,.2f}/h"
+        )
     c.print(line)
+    if out.range:
+        basis = out.range["basis"]
+        c.print(
+            f"[dim]ranges: 10th-90th percentile of the cross-validated error on "
+            f"{basis['count']} comparable published runs ({basis['group']}; advisor accuracy)[/]"
+        )
     if out.energy_kwh is not None:
         c.print(f"energy {out.energy_kwh:,.0f} kWh, {out.emissions_kg_co2e:,.0f} kg CO2e")
     for a in out.assumptions:
         c.print(f"[dim]assumes: {a}[/]")
+
+
+def range_text(out: Any, key: str) -> str:
+    """' (range a-b)' for a figure of an estimate, formatted like the figure."""
+    r = (
+        (out.range or {}).get(key)
+        if not isinstance(out, dict)
+        else (out.get("range") or {}).get(key)
+    )
+    if not r or r.get("low") is None:
+        return ""
+    fmt = {
+        "step_time_s": lambda v: f"{v:.4g} s",
+        "time_to_train_s": format_duration,
+        "cost_usd": format_money,
+    }[key]
+    return f" (range {fmt(r['low'])} to {fmt(r['high'])})"

@@ -406,9 +406,9 @@ def _print_table(out) -> None:  # type: ignore[no-untyped-def]
             layout,
             f"{o.mfu:.0%}",
             f"{o.tokens_per_s:,.0f}",
-            format_duration(o.wall_time_s),
+            format_duration(o.wall_time_s) + _span(o, "time_to_train_s", format_duration),
             _billed(o),
-            format_money(o.cost_usd or 0.0),
+            format_money(o.cost_usd or 0.0) + _span(o, "cost_usd", format_money),
             format_bytes(o.memory_per_device_bytes.total),
         )
     c.print(t)
@@ -418,12 +418,30 @@ def _print_table(out) -> None:  # type: ignore[no-untyped-def]
             doubted.setdefault((o.offering, caveat), []).append(f"#{o.rank}")
     for (offering, caveat), ranks in doubted.items():
         c.print(f"[yellow]† {offering} ({', '.join(ranks)}): {caveat}[/]")
+    if out.options and out.options[0].range:
+        b = out.options[0].range["basis"]
+        c.print(
+            "[dim]under time and cost: 10th-90th percentile of the cross-validated error on "
+            f"comparable published runs (#1: {b['group']}, {b['count']} runs; advisor accuracy)[/]"
+        )
     _print_notes(c, out)
     _print_left_out(out)
     c.print(
         f"[dim]searched {out.offerings_searched} offerings, {out.plans_scored:,} plans in "
         f"{out.search_seconds:.2f} s ({out.plans_per_second:,.0f} plans/s)[/]"
     )
+
+
+def _span(o, key: str, fmt) -> str:  # type: ignore[no-untyped-def]
+    """The option's range for a figure, on its own line under it (time: the wall time's
+    provisioning added to the range of time to train)."""
+    r = (o.range or {}).get(key) or {}
+    if r.get("low") is None:
+        return ""
+    shift = (
+        (o.wall_time_s or o.time_to_train_s) - o.time_to_train_s if key == "time_to_train_s" else 0
+    )
+    return f"\n{fmt(r['low'] + shift)}-{fmt(r['high'] + shift)}"
 
 
 def _print_left_out(out) -> None:  # type: ignore[no-untyped-def]

@@ -79,6 +79,10 @@ class DeviceModel:
     first_touch_bandwidth: float = 0.0  # bytes/s of page faulting fresh memory (0: none)
     first_touch_min_bytes: float = float("inf")  # tensors this large are fresh every time
     training_efficiency: float = 1.0  # in-step speed over the microbenchmarks' (ops' roofline)
+    # Whole-step time over the model's, fitted per (stack, family) on published runs
+    # (advisor/fitted.py, advisor/data/stack_fit.yaml); 1.0 = the analytic model alone.
+    time_factor: float = 1.0
+    stack: str = "auto"  # the software stack the factor and ranges are for
 
     def vector_rate(self, vclass: str, dtype: str) -> float | None:
         """Elements/s of a compute-bound vector op of this class in this dtype, if measured."""
@@ -147,6 +151,7 @@ def device_model(
     offering: Offering | None,
     devices_per_node: int,
     node_bandwidth_gbs: float | None = None,
+    stack: str = "auto",
 ) -> DeviceModel:
     """Combine catalog figures, a profile and the node network into a DeviceModel."""
     notes: list[str] = []
@@ -241,6 +246,11 @@ def device_model(
         else mem_eff.max_efficiency
     )
     measured = _measured_extras(profile)
+    factor = _fitted_factor(acc, profile, stack)
+    if factor != 1.0:
+        from advisor.fitted import factor_note
+
+        notes.append(factor_note(acc.id, stack))
     return DeviceModel(
         name=acc.id,
         peak_flops=peaks,
@@ -254,8 +264,20 @@ def device_model(
         devices_per_node=devices_per_node,
         optimizer_efficiency=opt_eff,
         assumptions=tuple(notes),
+        time_factor=factor,
+        stack=stack,
         **measured,
     )
+
+
+def _fitted_factor(acc: Accelerator, profile: DeviceProfile | None, stack: str) -> float:
+    """The published-runs correction (advisor/fitted.py), except on a CPU or a device
+    calibrated in real training steps (its own measured efficiency stands)."""
+    if acc.kind == "cpu" or (profile is not None and profile.training_efficiency is not None):
+        return 1.0
+    from advisor.fitted import time_factor
+
+    return time_factor(acc.id, stack)[0]
 
 
 def _measured_extras(profile: DeviceProfile | None) -> dict[str, Any]:

@@ -462,13 +462,14 @@ def step_time(
     )
     if dev.optimizer_tensor_overhead:
         optimizer_t = optimizer_t + _stage_tensors(spec, plans) * dev.optimizer_tensor_overhead
+    f = dev.time_factor  # the fitted stack/family correction scales every part alike
     return StepTime(
-        compute=compute,
-        memory_bound=memory_bound,
-        tp_comm=tp_comm,
-        pp_bubble=bubble,
-        pp_comm=pp_comm,
-        dp_comm_exposed=exposed,
-        optimizer=optimizer_t,
-        dp_comm_total=np.where(plans.dp > 1, total_comm, 0.0),
+        compute=compute * f,
+        memory_bound=memory_bound * f,
+        tp_comm=tp_comm * f,
+        pp_bubble=bubble * f,
+        pp_comm=pp_comm * f,
+        dp_comm_exposed=exposed * f,
+        optimizer=optimizer_t * f,
+        dp_comm_total=np.where(plans.dp > 1, total_comm, 0.0) * f,
     )

@@ -5,10 +5,10 @@ recommend` makes), the same search without budget and deadline (to draw what the
 limits cut off), a sensitivity study re-scored through the model, the published-run
 accuracy checks, and every catalog figure behind the options shown.
 
-Ranges. The cost and time ranges of an option come from the sensitivity study:
-matmul and memory-bandwidth efficiency scaled x0.9 and x1.1 (each layout re-searched
-on the same hardware). The accuracy table's error on held-out published runs is
-reported beside them as evidence of how wide that range should be.
+Ranges. The cost and time ranges of an option are its `range`: the 10th to 90th
+percentile of the leave-one-source-out error on comparable published runs
+(advisor/fitted.py). The sensitivity study (efficiency x0.9..x1.1) is still drawn,
+as what-ifs, not as the range.
 """
 
 from __future__ import annotations
@@ -375,13 +375,15 @@ def answer(
             shortfall=s,
         )
     best = options[0]
-    s0 = sens[0].scenarios if sens else []
-    by = {s.name: s for s in s0}
-    hi, lo = by.get("efficiency x0.9"), by.get("efficiency x1.1")
     cost = best.cost_usd or 0.0
-    cost_r = Range(value=cost, low=lo.cost_usd if lo else cost, high=hi.cost_usd if hi else cost)
     wall = best.wall_time_s or best.time_to_train_s  # provisioning + training
-    time_r = Range(value=wall, low=lo.time_s if lo else wall, high=hi.time_s if hi else wall)
+    cost_r, time_r = measured_ranges(best, cost, wall)
+    if best.range:
+        b = best.range["basis"]
+        basis = (
+            "Ranges: 10th to 90th percentile of the cross-validated error (leave one source "
+            f"out) on {b['count']} comparable published runs ({b['group']}; advisor accuracy)."
+        )
     hw = best.hardware
     verb = "Rent" if best.purchase_usd is None else ("Use" if best.owned else "Buy")
     headline = (
@@ -441,12 +443,12 @@ def answer(
         notes.append(f"The catalog doubts this price: {caveat}.")
     if q.budget_usd is not None and cost_r.high > q.budget_usd:
         notes.append(
-            f"At 10% lower efficiency it would cost {_money(cost_r.high)}, over the "
+            f"At the slow end of its range it would cost {_money(cost_r.high)}, over the "
             f"{_money(q.budget_usd)} budget."
         )
     if q.deadline_s is not None and time_r.high > q.deadline_s:
         notes.append(
-            f"At 10% lower efficiency it would take {_dur(time_r.high)}, past the deadline."
+            f"At the slow end of its range it would take {_dur(time_r.high)}, past the deadline."
         )
     return Answer(
         headline=headline,
@@ -457,6 +459,21 @@ def answer(
         why=why,
         notes=notes,
     )
+
+
+def measured_ranges(best: Option, cost: float, wall: float) -> tuple[Range, Range]:
+    """Cost and wall-time ranges from the option's `range` (cross-validated residuals of
+    comparable published runs); provisioning time is added to both ends unchanged."""
+    r = best.range or {}
+    c, t = r.get("cost_usd") or {}, r.get("time_to_train_s") or {}
+    cost_r = Range(value=cost, low=c.get("low") or cost, high=c.get("high") or cost)
+    shift = wall - best.time_to_train_s
+    time_r = Range(
+        value=wall,
+        low=(t["low"] + shift) if t.get("low") else wall,
+        high=(t["high"] + shift) if t.get("high") else wall,
+    )
+    return cost_r, time_r
 
 
 # --- cost against time ------------------------------------------------------------------------
