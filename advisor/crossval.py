@@ -140,6 +140,7 @@ def base_prediction(run: Run, catalog: Catalog) -> BasePrediction:
         grad_bytes=2.0 if legacy else None,
         flash_attention=run.flash_attention,
         dp_overlap=run.dp_overlap,
+        tp_overlap=run.tp_overlap,
     )
     # Published runs were tuned for throughput: the fastest plan stands for the fields
     # they do not give (no preference for simpler plans, no headroom).

@@ -128,9 +128,16 @@ def allocator_slack(hw: Hardware) -> float:
     return prof.allocator_slack.value if prof is not None and prof.allocator_slack else 0.0
 
 
-def hardware_device(catalog: Catalog, hw: Hardware) -> DeviceModel:
+def hardware_device(catalog: Catalog, hw: Hardware, stack: str = "auto") -> DeviceModel:
+    """The device model of this hardware, with the time factor fitted for the stack."""
     return device_model(
-        catalog, hw.accelerator, hw.profile, hw.offering, hw.devices_per_node, hw.node_network_gbs
+        catalog,
+        hw.accelerator,
+        hw.profile,
+        hw.offering,
+        hw.devices_per_node,
+        hw.node_network_gbs,
+        stack=stack,
     )
 
 
@@ -147,7 +154,7 @@ def search_hardware(
     """Score every plan the choice allows on this hardware, under the stack's conventions."""
     catalog = catalog or load_catalog()
     stack = stack or resolve(catalog, None)
-    dev = apply_efficiency(hardware_device(catalog, hw), stack)
+    dev = apply_efficiency(hardware_device(catalog, hw, stack.id), stack)
     kw = {"flash_attention": stack.flash_attention, "zero_stages": stack.zero_stages}
     plans = enumerate_plans(spec, [hw.devices], hw.devices_per_node, batch_tokens, choice, **kw)
     if len(plans) == 0 and len(

@@ -230,7 +230,9 @@ def recommend(
         devices = [n * per_node for n in ns]
         conv = convs.setdefault(acc.id, for_accelerator(catalog, stack, acc.id))
         try:
-            dev = apply_efficiency(device_model(catalog, acc, prof, head, per_node, bw), conv)
+            dev = apply_efficiency(
+                device_model(catalog, acc, prof, head, per_node, bw, stack=conv.id), conv
+            )
         except AdvisorError as e:
             skipped[acc.id] = str(e)  # no sourced peak or bandwidth: cannot be scored
             continue

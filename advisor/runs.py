@@ -25,16 +25,32 @@ DATA = Path(__file__).resolve().parent / "data"
 RUN_FILES = ("published_runs.csv", "published_runs_2.csv")
 SOURCES_FILE = DATA / "run_sources.yaml"
 
-# A stack's conventions when a row's source does not say otherwise (per-source
-# overrides sit in run_sources.yaml). The one place to point at the stacks data once
-# the catalog carries it: flash attention, data-parallel overlap, default ZeRO stage.
-STACK_CONVENTIONS: dict[str, dict[str, Any]] = {
-    "megatron": {"flash_attention": True, "dp_overlap": True, "zero": 1},  # distributed optimizer
-    "torchtitan": {"flash_attention": True, "dp_overlap": True, "zero": 3},  # FSDP2
-    "fsdp": {"flash_attention": True, "dp_overlap": True, "zero": 3},  # FULL_SHARD
-    "deepspeed": {"flash_attention": False, "dp_overlap": True, "zero": 1},
-    "maxtext": {"flash_attention": True, "dp_overlap": True, "zero": 3},  # XLA FSDP
+# The ZeRO stage a stack's published benchmarks run when a row does not say: Megatron's
+# distributed optimizer (ZeRO-1), FSDP full shard (ZeRO-3) for torchtitan, FSDP and
+# MaxText, DeepSpeed's stage 1 default. Attention kernels and overlap come from the
+# stack's catalog entry (hardware_catalog/stacks.yaml); per-source overrides sit in
+# run_sources.yaml.
+STACK_DEFAULT_ZERO: dict[str, int] = {
+    "megatron": 1,
+    "torchtitan": 3,
+    "fsdp": 3,
+    "deepspeed": 1,
+    "maxtext": 3,
 }
+
+
+def stack_conventions(stack: str) -> dict[str, Any]:
+    """flash_attention, dp_overlap and tp_overlap from the stack's catalog entry."""
+    from advisor.catalog import load_catalog
+    from advisor.stacks import conventions
+
+    conv = conventions(load_catalog().stack(stack))
+    return {
+        "flash_attention": conv.flash_attention,
+        "dp_overlap": conv.dp_overlap,
+        "tp_overlap": conv.tp_overlap,
+        "zero": STACK_DEFAULT_ZERO[stack],
+    }
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,7 @@ class Run:
     whole_run: bool
     flash_attention: bool
     dp_overlap: bool
+    tp_overlap: bool
     node_network_gbs: float | None
     memory_gb: float | None
     raw: dict[str, str] = field(repr=False, default_factory=dict)
@@ -249,8 +266,8 @@ def map_row(r: dict[str, str]) -> Run:
     src = source_of(r["id"])
     stack = src["stack"]
     conv = {
-        **STACK_CONVENTIONS[stack],
-        **{k: src[k] for k in ("flash_attention", "dp_overlap", "zero") if k in src},
+        **stack_conventions(stack),
+        **{k: src[k] for k in ("flash_attention", "dp_overlap", "tp_overlap", "zero") if k in src},
     }
     entry = sources_data()["accelerators"].get(r.get("accelerator", ""), {}) or {}
     acc = entry.get("id")
@@ -273,6 +290,7 @@ def map_row(r: dict[str, str]) -> Run:
         whole_run=not run_type.startswith("benchmark"),
         flash_attention=conv["flash_attention"],
         dp_overlap=conv["dp_overlap"],
+        tp_overlap=conv["tp_overlap"],
         node_network_gbs=src.get("node_network_gbs"),
         memory_gb=_num(r.get("accel_mem_gb")),
         raw=r,

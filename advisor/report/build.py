@@ -244,7 +244,8 @@ def _rescorer(catalog: Catalog, o: Option, profile: DeviceProfile | None) -> _Re
     prof = option_profile(catalog, acc.id, profile)
     bw = off.node_network_bandwidth_gbs.value if off.node_network_bandwidth_gbs else None
     per_node = off.accelerator_count
-    dev = device_model(catalog, acc, prof, off, per_node, bw)
+    stack = str((o.stack or {}).get("id", "auto"))
+    dev = device_model(catalog, acc, prof, off, per_node, bw, stack=stack)
     terms = catalog.terms_for(off)
     hw = Hardware(acc, int(o.hardware["devices"]), per_node, off, prof, bw, None, terms)
     return _Rescorer(o, hw, dev, float(o.price_per_hour_usd or 0.0))
