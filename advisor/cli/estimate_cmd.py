@@ -106,7 +106,7 @@ def estimate(
     micro_batch: Annotated[int | None, typer.Option(min=1, rich_help_panel=L)] = None,
     global_batch_tokens: Annotated[str | None, typer.Option(rich_help_panel=L)] = None,
     precision: Annotated[
-        str, typer.Option(help="fp32, fp16, bf16, fp8.", rich_help_panel=L)
+        str, typer.Option(help="fp32, fp16, bf16, fp8, fp4.", rich_help_panel=L)
     ] = "bf16",
     recompute: Annotated[
         str | None, typer.Option(help="none, selective, full.", rich_help_panel=L)

@@ -64,7 +64,9 @@ GIB = 2**30
 
 def dtype_bytes(precision: Precision) -> int:
     """Bytes of a working weight or activation. FP8 training keeps bf16 weights and
-    activations and casts to fp8 inside the matmuls (Transformer Engine), so 2."""
+    activations and casts to fp8 inside the matmuls (Transformer Engine), so 2; NVFP4/MXFP4
+    training does the same with FP4 GEMMs (Transformer Engine's NVFP4 recipe quantizes
+    inside the linear layers and keeps bf16 weights and activations), so 2 as well."""
     return 4 if precision == "fp32" else 2
 
 

@@ -6,11 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Precision = Literal["fp32", "fp16", "bf16", "fp8"]
+Precision = Literal["fp32", "fp16", "bf16", "fp8", "fp4"]
 Optimizer = Literal["adamw", "sgd", "adafactor", "adam8bit"]
 Recompute = Literal["none", "selective", "full"]
 Convention = Literal["advisor", "deepspeed", "megatron", "amp"]
-PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16", "fp8")
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16", "fp8", "fp4")
 OPTIMIZERS: tuple[str, ...] = ("adamw", "sgd", "adafactor", "adam8bit")
 RECOMPUTES: tuple[str, ...] = ("none", "selective", "full")
 
@@ -96,7 +96,7 @@ class TrainingSpec(_Frozen):
         default=None, gt=0, description="Tokens per optimizer step; default chosen by search."
     )
     precision: Precision = Field(
-        default="bf16", description="Matmul dtype; fp16/bf16/fp8 keep fp32 master weights."
+        default="bf16", description="Matmul dtype; fp16/bf16/fp8/fp4 keep fp32 master weights."
     )
     optimizer: Optimizer = "adamw"
     recompute: Recompute = Field(default="none", description="Activation recomputation.")
