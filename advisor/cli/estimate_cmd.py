@@ -62,6 +62,10 @@ def estimate(
     heads: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
     kv_heads: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
     ffn_hidden: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
+    head_dim: Annotated[
+        int | None,
+        typer.Option(min=1, help="Per-head width (default hidden/heads).", rich_help_panel=M),
+    ] = None,
     mlp: Annotated[str | None, typer.Option(help="gelu or swiglu.", rich_help_panel=M)] = None,
     vocab: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
     seq_len: Annotated[
@@ -133,7 +137,18 @@ def estimate(
     from advisor.hardware import resolve_hardware
 
     spec = resolve_model(
-        params, model, hf_config, layers, hidden, heads, kv_heads, ffn_hidden, mlp, vocab, seq_len
+        params,
+        model,
+        hf_config,
+        layers,
+        hidden,
+        heads,
+        kv_heads,
+        ffn_hidden,
+        mlp,
+        vocab,
+        seq_len,
+        head_dim,
     )
     training = TrainingSpec(
         tokens=parse_size(tokens, "--tokens", maximum=1e16) if tokens else None,
