@@ -101,6 +101,12 @@ def estimate(
     vpp: Annotated[
         int | None, typer.Option(min=1, help="Virtual stages.", rich_help_panel=L)
     ] = None,
+    cp: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Context parallel: ranks per sequence (ring attention).", rich_help_panel=L
+        ),
+    ] = None,
     sp: Annotated[
         bool | None, typer.Option("--sp/--no-sp", help="Sequence parallel.", rich_help_panel=L)
     ] = None,
@@ -174,6 +180,7 @@ def estimate(
     choice = LayoutChoice(
         tp=tp,
         pp=pp,
+        cp=cp,
         vpp=vpp,
         sp=sp,
         zero=zero,
@@ -235,7 +242,13 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
             [
                 f"dp {p.dp}",
                 mark("tp", f"tp {p.tp}"),
-                mark("pp", f"pp {p.pp}"),
+                mark("pp", f"pp {p.pp}")
+                + (
+                    f" ({'/'.join(map(str, sorted(set(p.stage_layers), reverse=True)))} layers)"
+                    if len(set(p.stage_layers)) > 1
+                    else ""
+                ),
+                mark("cp", f"cp {p.cp}"),
                 mark("vpp", f"vpp {p.vpp}"),
                 mark("sp", f"sp {'on' if p.sp else 'off'}"),
                 mark("zero", f"zero {p.zero}"),

@@ -233,6 +233,7 @@ CSV_FIELDS = (
     "dp",
     "tp",
     "pp",
+    "cp",
     "vpp",
     "zero",
     "micro_batch",
@@ -266,6 +267,7 @@ def _row(o) -> dict[str, object]:  # type: ignore[no-untyped-def]
         "dp": p.dp,
         "tp": p.tp,
         "pp": p.pp,
+        "cp": p.cp,
         "vpp": p.vpp,
         "zero": p.zero,
         "micro_batch": p.micro_batch,
@@ -380,6 +382,7 @@ def _print_table(out) -> None:  # type: ignore[no-untyped-def]
     for o in out.options:
         p = o.plan
         layout = f"dp{p.dp} tp{p.tp} pp{p.pp}" + (f" v{p.vpp}" if p.vpp > 1 else "")
+        layout += f" cp{p.cp}" if p.cp > 1 else ""
         layout += f" z{p.zero} mb{p.micro_batch}" + (
             f" rc:{p.recompute}" if p.recompute != "none" else ""
         )

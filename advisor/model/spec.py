@@ -113,6 +113,7 @@ class ParallelPlan(_Frozen):
     dp: int = Field(default=1, ge=1, description="Data-parallel replicas.")
     tp: int = Field(default=1, ge=1, description="Tensor-parallel degree (inside a node).")
     pp: int = Field(default=1, ge=1, description="Pipeline stages.")
+    cp: int = Field(default=1, ge=1, description="Context-parallel ranks per sequence.")
     vpp: int = Field(default=1, ge=1, description="Virtual stages per device (interleaved 1F1B).")
     sp: bool = Field(default=False, description="Sequence parallelism (needs tp > 1 to matter).")
     zero: int = Field(default=0, ge=0, le=3, description="ZeRO stage (3 = FSDP full shard).")
@@ -121,4 +122,4 @@ class ParallelPlan(_Frozen):
 
     @property
     def devices(self) -> int:
-        return self.dp * self.tp * self.pp
+        return self.dp * self.tp * self.pp * self.cp
