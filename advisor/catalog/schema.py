@@ -78,6 +78,11 @@ class Accelerator(Strict):
         default=None,
         description="Devices in one chip-link domain (NVL72: 72) where larger than a board of 8.",
     )
+    scale_out_bandwidth_gbs: Figure | None = Field(
+        default=None,
+        description="Network bandwidth per device between chip-link domains, one direction, "
+        "GB/s (NVL72 racks, TPU slices over DCN); used where no offering gives one.",
+    )
     tdp_w: Figure | None = None
     launch_year: Figure | None = None
     list_price_usd: Figure | None = None
