@@ -42,6 +42,7 @@ class PlanOut(BaseModel):
     dp: int
     tp: int
     pp: int
+    cp: int = 1
     vpp: int
     sp: bool
     zero: int
@@ -49,6 +50,11 @@ class PlanOut(BaseModel):
     grad_accum: int
     recompute: str
     precision: str
+    stage_layers: list[int] = Field(
+        default_factory=list,
+        description="Layers on each pipeline stage, first to last (uneven where p does "
+        "not divide the layers: ceil(L/p) first, the last stage lighter).",
+    )
 
 
 class MemoryOut(BaseModel):
@@ -164,7 +170,7 @@ def search_hardware(
             f"the global batch of {batch_tokens:,.0f} tokens has fewer sequences of "
             f"{spec.seq_len} than {hw.devices} device(s) need data-parallel replicas with "
             "these layout flags: the batch limits scale; raise --global-batch-tokens, use fewer "
-            "devices, or more --tp/--pp"
+            "devices, or more --tp/--pp/--cp"
         )
     if len(plans) == 0:
         raise UsageError(
@@ -208,9 +214,15 @@ def estimate(
     counts = count_params(spec)
     tokens = training.tokens or CHINCHILLA_TOKENS_PER_PARAM * counts.total
     batch = training.global_batch_tokens or default_batch_tokens(counts.total)
-    if choice.tp or choice.pp:
+    if choice.tp or choice.pp or choice.cp:
         check_layout(
-            spec, hw.devices, hw.devices_per_node, choice.tp or 1, choice.pp or 1, choice.vpp or 1
+            spec,
+            hw.devices,
+            hw.devices_per_node,
+            choice.tp or 1,
+            choice.pp or 1,
+            choice.vpp or 1,
+            choice.cp or 1,
         )
     scored, dev = search_hardware(
         spec, training, hw, choice, batch, catalog, memory_headroom, stack
@@ -319,7 +331,11 @@ def describe(
         ),
         memory_capacity_bytes=hw.memory_bytes,
         fits=fits,
-        plan=PlanOut(**fields, precision=training.precision),
+        plan=PlanOut(
+            **fields,
+            precision=training.precision,
+            stage_layers=stage_layers(spec.layers, fields["pp"]),
+        ),
         step_time_s=step,
         breakdown_s=breakdown,
         tokens_per_s=tps,
@@ -352,10 +368,17 @@ def describe(
     )
 
 
+def stage_layers(layers: int, pp: int) -> list[int]:
+    """Layers per pipeline stage: the L mod p first stages take ceil(L/p), the rest
+    floor(L/p) (advisor/model/parallel.py)."""
+    r = layers % pp
+    return [layers // pp + (1 if k < r else 0) for k in range(pp)]
+
+
 def _layout(fields: dict[str, Any]) -> str:
     f = fields
     return (
-        f"tp {f['tp']} pp {f['pp']} vpp {f['vpp']} zero {f['zero']} "
+        f"tp {f['tp']} pp {f['pp']} cp {f.get('cp', 1)} vpp {f['vpp']} zero {f['zero']} "
         f"micro-batch {f['micro_batch']} recompute {f['recompute']}"
     )
 

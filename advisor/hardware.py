@@ -67,16 +67,25 @@ def resolve_hardware(
         devices = count or 1
         size = _node_size(acc)
         per_node = 1 if acc.kind == "cpu" else min(devices, size)
+        scale_up = size > DEFAULT_DEVICES_PER_NODE and acc.scale_up_devices is not None
+        if devices % per_node and scale_up:
+            per_node = domain_size(devices, size)
         if devices % per_node:
             raise UsageError(
                 f"--count {devices}: more than one node needs a multiple of {size} devices"
             )
-        if size > DEFAULT_DEVICES_PER_NODE and acc.scale_up_devices:
+        if scale_up:
+            assert acc.scale_up_devices is not None
             domain = (
                 f"{per_node} devices in one chip-link domain (up to {size}, "
                 f"{acc.scale_up_devices.source}); its collectives at the node bus bandwidth "
                 "of the device profile"
             )
+            if devices > per_node:
+                domain += (
+                    f"; {devices // per_node} such domains, whose data-parallel traffic "
+                    "crosses the scale-out network"
+                )
     if acc.memory_bytes is None:
         raise DataError(f"accelerator '{acc.id}' has no sourced memory size in the catalog")
     if profile is not None and profile.accelerator not in (acc.id, "cpu"):
@@ -84,7 +93,7 @@ def resolve_hardware(
             f"--profile is for '{profile.accelerator}', but the hardware is '{acc.id}'"
         )
     prof = profile or catalog.profile_for(acc.id)
-    net, note = node_network(catalog, acc, off)
+    net, note = node_network(catalog, acc, off, per_node)
     if devices > per_node and net is None:
         raise DataError(
             f"no sourced inter-node network for '{off.id if off else acc.id}'; "
@@ -102,14 +111,29 @@ def _node_size(acc: Accelerator) -> int:
     return max(DEFAULT_DEVICES_PER_NODE, int(fig.value)) if fig else DEFAULT_DEVICES_PER_NODE
 
 
+def domain_size(devices: int, size: int) -> int:
+    """Devices per chip-link domain when the count does not fill domains of `size`: the
+    largest equal split of the count no larger than a domain (256 GB200 as 4 x 64, as
+    Megatron-Bridge's GB200 runs use them), at least a board of 8 where possible."""
+    fits = [d for d in range(size, 0, -1) if devices % d == 0]
+    return next((d for d in fits if d >= DEFAULT_DEVICES_PER_NODE), fits[0])
+
+
 def node_network(
-    catalog: Catalog, acc: Accelerator, offering: Offering | None
+    catalog: Catalog, acc: Accelerator, offering: Offering | None, per_node: int = 8
 ) -> tuple[float | None, str | None]:
     """Inter-node bandwidth per node (GB/s): the offering's, or for a bare accelerator
-    the fastest catalog offering with that accelerator (said in the output)."""
+    the fastest catalog offering with that accelerator (said in the output), or the
+    part's own scale-out bandwidth per device x the devices of a node."""
     if offering is not None:
         fig = offering.node_network_bandwidth_gbs
         return (fig.value if fig else None), None
+    if acc.scale_out_bandwidth_gbs is not None and acc.scale_up_devices is not None:
+        fig = acc.scale_out_bandwidth_gbs
+        return fig.value * per_node, (
+            f"between chip-link domains: {fig.value:g} GB/s per device ({fig.source}), "
+            f"{fig.value * per_node:g} GB/s per domain of {per_node}"
+        )
     networked = [
         o
         for o in catalog.offerings.values()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from advisor.errors import UsageError
+from advisor.model.parallel import check_cp
 from advisor.model.spec import ModelSpec, Recompute
 
 # Fraction of device memory a plan must leave free to be chosen. The accounting counts
@@ -73,9 +74,11 @@ def divisors(n: int) -> list[int]:
 
 
 def check_layout(
-    spec: ModelSpec, devices: int, per_node: int, tp: int, pp: int, vpp: int = 1
+    spec: ModelSpec, devices: int, per_node: int, tp: int, pp: int, vpp: int = 1, cp: int = 1
 ) -> None:
-    """Raise a UsageError naming the numbers when a layout cannot be built."""
+    """Raise a UsageError naming the numbers when a layout cannot be built. Pipeline
+    stages need not divide the layers (uneven stages, advisor/model/parallel.py), but
+    each stage needs one layer, and interleaving one per virtual stage."""
     if tp > per_node:
         raise UsageError(
             f"--tp {tp} is larger than a node ({per_node} devices); "
@@ -83,22 +86,28 @@ def check_layout(
         )
     if per_node % tp:
         raise UsageError(f"--tp {tp} does not divide the {per_node} devices of a node")
-    if devices % (tp * pp):
-        what = f"--pp {pp}" if tp == 1 else f"--tp {tp} x --pp {pp} = {tp * pp}"
+    why = check_cp(spec, cp)
+    if why:
+        raise UsageError(why)
+    if devices % (tp * pp * cp):
+        parts = [f"--{k} {v}" for k, v in (("tp", tp), ("pp", pp), ("cp", cp)) if v > 1]
+        what = " x ".join(parts or ["--pp 1"])
+        if len(parts) > 1:
+            what += f" = {tp * pp * cp}"
         raise UsageError(f"{what} does not divide the {devices} devices")
     if spec.heads % tp:
         raise UsageError(f"--tp {tp} does not divide the model's {spec.heads} attention heads")
     if spec.n_kv % tp and tp % spec.n_kv:
         raise UsageError(f"--tp {tp} and the model's {spec.n_kv} key/value heads do not divide")
-    if spec.layers % pp:
+    if pp > spec.layers:
         raise UsageError(
-            f"--pp {pp} pipeline stages do not divide the model's {spec.layers} layers"
+            f"--pp {pp} pipeline stages are more than the model's {spec.layers} layers"
         )
-    if vpp > 1 and (pp == 1 or spec.layers % (pp * vpp)):
+    if vpp > 1 and (pp == 1 or spec.layers < pp * vpp):
         if pp == 1:
             raise UsageError(f"--vpp {vpp} needs pipeline parallelism (--pp > 1)")
         raise UsageError(
-            f"--pp {pp} x --vpp {vpp} = {pp * vpp} virtual stages do not divide "
+            f"--pp {pp} x --vpp {vpp} = {pp * vpp} virtual stages are more than "
             f"the model's {spec.layers} layers"
         )
 
@@ -109,6 +118,7 @@ class LayoutChoice:
 
     tp: int | None = None
     pp: int | None = None
+    cp: int | None = None
     vpp: int | None = None
     sp: bool | None = None
     zero: int | None = None

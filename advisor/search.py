@@ -19,11 +19,22 @@ from advisor.layout import TIE_TOLERANCE, LayoutChoice, divisors
 from advisor.model.device import DeviceModel
 from advisor.model.flops import hardware_flops_per_token, model_flops_per_token
 from advisor.model.memory import activation_memory, autocast, model_state_memory
+from advisor.model.parallel import check_cp
 from advisor.model.spec import ModelSpec, TrainingSpec
 from advisor.model.time import REC_CODES, Plans, StepTime, step_time
 
 MICRO_BATCHES = (1, 2, 4, 8, 16, 32)
 VIRTUAL_STAGES = (1, 2, 3, 4, 6, 8)
+# Context-parallel degrees searched (Megatron and torchtitan runs use powers of two);
+# each must split the sequence into 2·cp equal chunks (parallel.check_cp).
+CONTEXT_PARALLEL = (1, 2, 4, 8, 16, 32)
+# An assumption, from the published runs rather than a measurement of its own: the search
+# gives a rank no fewer than 4096 tokens of a sequence, the smallest per-rank share among
+# the published context-parallel runs (NeMo 24.07 Llama3-8B and Megatron-Bridge Llama 3.1
+# 405B, 8192 tokens on CP 2; NeMo's long-sequence tables use CP only from 32K, at 16K per
+# rank). The model does not charge what short chunks really cost (small attention tiles,
+# a kernel per ring step on top of its per-matmul time); --cp N scores any degree.
+CP_MIN_TOKENS_PER_RANK = 4096
 
 
 def simplicity_key(
@@ -33,13 +44,30 @@ def simplicity_key(
     vpp: np.ndarray,
     mb: np.ndarray,
     rec: np.ndarray,
+    cp: np.ndarray | int = 1,
 ) -> np.ndarray:
     """Order of preference among tied plans, smaller is simpler: lower ZeRO stage, then
-    fewer parallel dimensions in use (tp, pp, vpp > 1), then smaller micro-batch, then
+    fewer parallel dimensions in use (tp, pp, vpp, cp > 1), then smaller micro-batch, then
     less recomputation (none < selective < full). Integer, lexicographic."""
     dims = (np.asarray(tp) > 1).astype(np.int64) + (np.asarray(pp) > 1) + (np.asarray(vpp) > 1)
+    dims = dims + (np.asarray(cp) > 1)
     mb_rank = np.log2(np.maximum(np.asarray(mb), 1)).astype(np.int64)  # < 64 for mb < 2^64
     return ((np.asarray(zero, dtype=np.int64) * 4 + dims) * 64 + mb_rank) * 3 + np.asarray(rec)
+
+
+def _pipeline_degrees(spec: ModelSpec) -> list[int]:
+    """Stage counts searched: those dividing the layers, and powers of two up to the
+    layers, which give uneven stages (Llama 3 405B: 126 layers on 16)."""
+    powers = [2**k for k in range(spec.layers.bit_length()) if 2**k <= spec.layers]
+    return sorted(set(divisors(spec.layers)) | set(powers))
+
+
+def _legal_cp(spec: ModelSpec) -> list[int]:
+    return [
+        c
+        for c in CONTEXT_PARALLEL
+        if c == 1 or (check_cp(spec, c) is None and spec.seq_len // c >= CP_MIN_TOKENS_PER_RANK)
+    ]
 
 
 def _legal_tp(spec: ModelSpec, per_node: int) -> list[int]:
@@ -84,7 +112,8 @@ def enumerate_plans(
     software stack offers (searched when the user fixes none)."""
     choice = choice or LayoutChoice()
     tps = [choice.tp] if choice.tp else _legal_tp(spec, per_node)
-    pps = [choice.pp] if choice.pp else divisors(spec.layers)
+    pps = [choice.pp] if choice.pp else _pipeline_degrees(spec)
+    cps = [choice.cp] if choice.cp else _legal_cp(spec)
     vpps = [choice.vpp] if choice.vpp else list(VIRTUAL_STAGES)
     mbs = [choice.micro_batch] if choice.micro_batch else list(MICRO_BATCHES)
     zeros = [choice.zero] if choice.zero is not None else list(zero_stages)
@@ -93,18 +122,19 @@ def enumerate_plans(
     else:
         recs = [0, 2] if flash_attention else [0, 1, 2]
     ints = {"dtype": np.int64}
-    # Device counts x tp x pp first (few), then every legal triple x the other axes.
-    n, tp, pp = (
+    # Device counts x tp x pp x cp first (few), then every legal tuple x the other axes.
+    n, tp, pp, cp = (
         a.ravel()
         for a in np.meshgrid(
             np.asarray(device_counts, **ints),
             np.asarray(tps, **ints),
             np.asarray(pps, **ints),
+            np.asarray(cps, **ints),
             indexing="ij",
         )
     )
-    keep = (n % (tp * pp) == 0) & (per_node % tp == 0) & (spec.layers % pp == 0)
-    n, tp, pp = n[keep], tp[keep], pp[keep]
+    keep = (n % (tp * pp * cp) == 0) & (per_node % tp == 0) & (pp <= spec.layers)
+    n, tp, pp, cp = n[keep], tp[keep], pp[keep], cp[keep]
     rest = [
         a.ravel()
         for a in np.meshgrid(
@@ -116,24 +146,26 @@ def enumerate_plans(
         )
     ]
     r = rest[0].size
-    n, tp, pp = np.repeat(n, r), np.repeat(tp, r), np.repeat(pp, r)
+    n, tp, pp, cp = np.repeat(n, r), np.repeat(tp, r), np.repeat(pp, r), np.repeat(cp, r)
     vpp, mb, zero, rec = (np.tile(a, keep.sum()) for a in rest)
     ok = np.ones(n.size, dtype=bool)
-    dp = np.maximum(n // (tp * pp), 1)
+    dp = np.maximum(n // (tp * pp * cp), 1)
     want = max(batch_tokens / spec.seq_len, 1.0)  # sequences per step asked for
     m = np.maximum(np.rint(want / (mb * dp)), 1).astype(np.int64)
     # One micro-step of every replica must fit in the batch: more replicas than the batch
     # has sequences would grow it with the device count (tp/pp must take the devices).
     ok &= mb * dp <= want
     if choice.zero is None:
-        ok &= (zero == 0) | (dp > 1)  # sharding over one replica changes nothing
+        ok &= (zero == 0) | (dp * cp > 1)  # sharding over one replica changes nothing
     if not choice.vpp:
         interleave_ok = (pp > 1) & (spec.layers % (pp * vpp) == 0) & (m % pp == 0)
         ok &= (vpp == 1) | interleave_ok
     ok &= nearest_batch(n, dp * mb * m, want, ok)
     sp = (tp > 1).astype(np.int64) if choice.sp is None else np.full_like(tp, int(choice.sp))
     idx = np.flatnonzero(ok)
-    return Plans(dp[idx], tp[idx], pp[idx], vpp[idx], sp[idx], zero[idx], mb[idx], m[idx], rec[idx])
+    return Plans(
+        dp[idx], tp[idx], pp[idx], vpp[idx], sp[idx], zero[idx], mb[idx], m[idx], rec[idx], cp[idx]
+    )
 
 
 @dataclass
@@ -181,7 +213,7 @@ class Scored:
         tied, k = idx[near], k[near]
         p = self.plans
         simple = simplicity_key(
-            p.zero[tied], p.tp[tied], p.pp[tied], p.vpp[tied], p.mb[tied], p.rec[tied]
+            p.zero[tied], p.tp[tied], p.pp[tied], p.vpp[tied], p.mb[tied], p.rec[tied], p.cp[tied]
         )
         pick = np.flatnonzero(simple == simple.min())
         return int(tied[pick[np.argmin(k[pick])]])
@@ -236,7 +268,7 @@ def score(
     t = st.total
     tokens = (plans.m * plans.mb * plans.dp * spec.seq_len).astype(float)
     tps = tokens / t
-    devices = plans.dp * plans.tp * plans.pp
+    devices = plans.dp * plans.tp * plans.pp * plans.cp
     peak = dev.peak(training.precision)
     hw = np.array([hardware_flops_per_token(spec, r) for r in ("none", "selective", "full")])
     if flash_attention:
@@ -270,6 +302,7 @@ def plan_fields(plans: Plans, i: int) -> dict[str, Any]:
         "dp": int(plans.dp[i]),
         "tp": int(plans.tp[i]),
         "pp": int(plans.pp[i]),
+        "cp": int(plans.cp[i]),
         "vpp": int(plans.vpp[i]),
         "sp": bool(plans.sp[i]),
         "zero": int(plans.zero[i]),

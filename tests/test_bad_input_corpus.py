@@ -182,7 +182,7 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("tp heads", ["estimate", "--model", "gpt2-xl", *H100, "--tp", "2"], 2, "25 attention heads"),
     ("pp devices", ["estimate", "--params", "7B", *H100, "--pp", "3"], 2, "--pp 3 does not divide"),
     (
-        "pp layers",
+        "pp above layers",
         [
             "estimate",
             "--model",
@@ -192,10 +192,10 @@ CASES: list[tuple[str, list[str], int, str]] = [
             "--count",
             "48",
             "--pp",
-            "6",
+            "48",
         ],
         2,
-        "32 layers",
+        "more than the model's 32 layers",
     ),
     (
         "vpp no pp",
@@ -212,7 +212,7 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ),
     (
         "precision",
-        ["estimate", "--params", "7B", *H100, "--precision", "fp4"],
+        ["estimate", "--params", "7B", *H100, "--precision", "fp3"],
         2,
         "unknown precision",
     ),

@@ -52,6 +52,7 @@ def test_llama_model_state_bytes_per_param(cli) -> None:
         "dp": 8,
         "tp": 1,
         "pp": 1,
+        "cp": 1,
         "vpp": 1,
         "sp": False,
         "zero": 0,
@@ -59,6 +60,7 @@ def test_llama_model_state_bytes_per_param(cli) -> None:
         "grad_accum": d["plan"]["grad_accum"],
         "recompute": "full",
         "precision": "bf16",
+        "stage_layers": [32],
     }
     d3 = _json(cli, *LLAMA, "--zero", "3")
     m3 = d3["memory_per_device_bytes"]
@@ -220,9 +222,9 @@ def test_offering_and_nodes(cli) -> None:
         (["--params", "1B", "--accelerator", "h10"], 2, "did you mean 'h100-sxm5-80gb'"),
         (["--params", "7B", "--accelerator", "h100", "--count", "8", "--tp", "3"], 2, "--tp 3"),
         (
-            ["--model", "llama-2-7b", "--accelerator", "h100", "--count", "40", "--pp", "5"],
+            ["--model", "llama-2-7b", "--accelerator", "h100", "--count", "40", "--pp", "40"],
             2,
-            "32 layers",
+            "more than the model's 32 layers",
         ),
         (["--hf-config", "/nonexistent/config.json", "--accelerator", "h100"], 1, "not found"),
         (["--model", "llama-2-7", "--accelerator", "h100"], 2, "did you mean 'llama-2-7b'"),

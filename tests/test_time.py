@@ -46,6 +46,7 @@ def test_breakdown_adds_up_and_is_positive(dev) -> None:
         + st.pp_comm
         + st.dp_comm_exposed
         + st.optimizer
+        + st.cp_comm
     )
     assert np.allclose(parts, st.total)
     assert np.all(np.isfinite(st.total)) and np.all(st.total > 0)

@@ -13,8 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8")
-Dtype = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8"]
+DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8")
+Dtype = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8"]
 
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", min_length=1, max_length=80)]
 
@@ -77,6 +77,11 @@ class Accelerator(Strict):
     scale_up_devices: Figure | None = Field(
         default=None,
         description="Devices in one chip-link domain (NVL72: 72) where larger than a board of 8.",
+    )
+    scale_out_bandwidth_gbs: Figure | None = Field(
+        default=None,
+        description="Network bandwidth per device between chip-link domains, one direction, "
+        "GB/s (NVL72 racks, TPU slices over DCN); used where no offering gives one.",
     )
     tdp_w: Figure | None = None
     launch_year: Figure | None = None

@@ -65,6 +65,10 @@ def estimate(
     heads: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
     kv_heads: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
     ffn_hidden: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
+    head_dim: Annotated[
+        int | None,
+        typer.Option(min=1, help="Per-head width (default hidden/heads).", rich_help_panel=M),
+    ] = None,
     mlp: Annotated[str | None, typer.Option(help="gelu or swiglu.", rich_help_panel=M)] = None,
     vocab: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
     seq_len: Annotated[
@@ -100,6 +104,12 @@ def estimate(
     vpp: Annotated[
         int | None, typer.Option(min=1, help="Virtual stages.", rich_help_panel=L)
     ] = None,
+    cp: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Context parallel: ranks per sequence (ring attention).", rich_help_panel=L
+        ),
+    ] = None,
     sp: Annotated[
         bool | None, typer.Option("--sp/--no-sp", help="Sequence parallel.", rich_help_panel=L)
     ] = None,
@@ -109,7 +119,7 @@ def estimate(
     micro_batch: Annotated[int | None, typer.Option(min=1, rich_help_panel=L)] = None,
     global_batch_tokens: Annotated[str | None, typer.Option(rich_help_panel=L)] = None,
     precision: Annotated[
-        str, typer.Option(help="fp32, fp16, bf16, fp8.", rich_help_panel=L)
+        str, typer.Option(help="fp32, fp16, bf16, fp8, fp4.", rich_help_panel=L)
     ] = "bf16",
     recompute: Annotated[
         str | None, typer.Option(help="none, selective, full.", rich_help_panel=L)
@@ -140,7 +150,18 @@ def estimate(
     from advisor.stacks import resolve as resolve_stack
 
     spec = resolve_model(
-        params, model, hf_config, layers, hidden, heads, kv_heads, ffn_hidden, mlp, vocab, seq_len
+        params,
+        model,
+        hf_config,
+        layers,
+        hidden,
+        heads,
+        kv_heads,
+        ffn_hidden,
+        mlp,
+        vocab,
+        seq_len,
+        head_dim,
     )
     training = TrainingSpec(
         tokens=parse_size(tokens, "--tokens", maximum=1e16) if tokens else None,
@@ -167,6 +188,7 @@ def estimate(
     choice = LayoutChoice(
         tp=tp,
         pp=pp,
+        cp=cp,
         vpp=vpp,
         sp=sp,
         zero=zero,
@@ -229,7 +251,13 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
             [
                 f"dp {p.dp}",
                 mark("tp", f"tp {p.tp}"),
-                mark("pp", f"pp {p.pp}"),
+                mark("pp", f"pp {p.pp}")
+                + (
+                    f" ({'/'.join(map(str, sorted(set(p.stage_layers), reverse=True)))} layers)"
+                    if len(set(p.stage_layers)) > 1
+                    else ""
+                ),
+                mark("cp", f"cp {p.cp}"),
                 mark("vpp", f"vpp {p.vpp}"),
                 mark("sp", f"sp {'on' if p.sp else 'off'}"),
                 mark("zero", f"zero {p.zero}"),

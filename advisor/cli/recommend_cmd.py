@@ -172,7 +172,7 @@ def recommend(
     pricing: Annotated[str, typer.Option(help="on-demand, spot or reserved.")] = "on-demand",
     objective: Annotated[str, typer.Option(help="cost or time.")] = "cost",
     top: Annotated[int, typer.Option(min=1, max=1000, help="Options to show.")] = 10,
-    precision: Annotated[str, typer.Option(help="fp32, fp16, bf16, fp8.")] = "bf16",
+    precision: Annotated[str, typer.Option(help="fp32, fp16, bf16, fp8, fp4.")] = "bf16",
     global_batch_tokens: Annotated[str | None, typer.Option(help="Tokens per step.")] = None,
     profile: Annotated[
         Path | None, typer.Option(help="Device profile from 'advisor calibrate'.")
@@ -248,6 +248,7 @@ CSV_FIELDS = (
     "dp",
     "tp",
     "pp",
+    "cp",
     "vpp",
     "zero",
     "micro_batch",
@@ -281,6 +282,7 @@ def _row(o) -> dict[str, object]:  # type: ignore[no-untyped-def]
         "dp": p.dp,
         "tp": p.tp,
         "pp": p.pp,
+        "cp": p.cp,
         "vpp": p.vpp,
         "zero": p.zero,
         "micro_batch": p.micro_batch,
@@ -395,6 +397,7 @@ def _print_table(out) -> None:  # type: ignore[no-untyped-def]
     for o in out.options:
         p = o.plan
         layout = f"dp{p.dp} tp{p.tp} pp{p.pp}" + (f" v{p.vpp}" if p.vpp > 1 else "")
+        layout += f" cp{p.cp}" if p.cp > 1 else ""
         layout += f" z{p.zero} mb{p.micro_batch}" + (
             f" rc:{p.recompute}" if p.recompute != "none" else ""
         )

@@ -61,7 +61,7 @@ def report(
     pricing: Annotated[str, typer.Option(help="on-demand, spot or reserved.")] = "on-demand",
     objective: Annotated[str, typer.Option(help="cost or time.")] = "cost",
     top: Annotated[int, typer.Option(min=1, max=1000, help="Options in the table.")] = 10,
-    precision: Annotated[str, typer.Option(help="fp32, fp16, bf16, fp8.")] = "bf16",
+    precision: Annotated[str, typer.Option(help="fp32, fp16, bf16, fp8, fp4.")] = "bf16",
     global_batch_tokens: Annotated[str | None, typer.Option(help="Tokens per step.")] = None,
     profile: Annotated[
         Path | None,

@@ -23,6 +23,7 @@ PRECISION_FALLBACK = {
     "bf16": ("fp16", "fp32"),
     "fp16": ("bf16", "fp32"),
     "fp8": ("bf16", "fp16"),
+    "fp4": ("fp8", "bf16", "fp16"),
     "fp32": ("bf16", "fp16"),
 }
 FALLBACK_INTRA_LINK = "pcie4"

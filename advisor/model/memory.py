@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from advisor.model.parallel import cp_of, dp_group, max_stage_layers
 from advisor.model.params import ParamCounts, count_params
 from advisor.model.spec import (
     Convention,
@@ -64,7 +65,9 @@ GIB = 2**30
 
 def dtype_bytes(precision: Precision) -> int:
     """Bytes of a working weight or activation. FP8 training keeps bf16 weights and
-    activations and casts to fp8 inside the matmuls (Transformer Engine), so 2."""
+    activations and casts to fp8 inside the matmuls (Transformer Engine), so 2; NVFP4/MXFP4
+    training does the same with FP4 GEMMs (Transformer Engine's NVFP4 recipe quantizes
+    inside the linear layers and keeps bf16 weights and activations), so 2 as well."""
     return 4 if precision == "fp32" else 2
 
 
@@ -144,7 +147,7 @@ def cast_params(counts: ParamCounts, plan: Any) -> Any:
     """Parameters on the most loaded device that linear layers multiply (weights and
     biases; the output layer's even when tied): what autocast casts."""
     per_layer = counts.attention + counts.experts * counts.mlp_expert + counts.router
-    stage = counts.layers * per_layer / plan.pp
+    stage = max_stage_layers(counts.layers, plan.pp) * per_layer
     stage = stage + np.where(np.asarray(plan.pp) == 1, counts.vocab_hidden, 0)
     return stage / plan.tp
 
@@ -162,9 +165,11 @@ def params_per_device(counts: ParamCounts, plan: Any) -> Any:
     """Parameters on the most loaded device: the first pipeline stage holds the
     embedding (and, with one stage, the output layer), each TP rank 1/t of all.
     As in Megatron's report, norms are counted as if TP-sharded (they are tiny).
+    With uneven stages the first holds ceil(L/p) blocks (advisor/model/parallel.py).
     `plan` is a ParallelPlan or array-valued Plans."""
     one_stage = np.asarray(plan.pp) == 1
-    stage = counts.transformer / plan.pp + counts.embedding + counts.position
+    blocks = counts.per_layer * max_stage_layers(counts.layers, plan.pp)
+    stage = blocks + counts.embedding + counts.position
     stage = stage + np.where(one_stage, counts.output + counts.final_norm, 0)
     return stage / plan.tp
 
@@ -187,7 +192,7 @@ def model_state_memory(spec: ModelSpec, plan: Any, training: TrainingSpec) -> Mo
     counts = count_params(spec)
     p = params_per_device(counts, plan)
     sb = state_bytes(training.precision, training.optimizer, training.convention, spec)
-    dp, z = np.asarray(plan.dp), np.asarray(plan.zero)
+    dp, z = dp_group(plan), np.asarray(plan.zero)  # ZeRO shards over data x context
     shard_w = np.where(z >= 3, dp, 1)
     shard_g = np.where(z >= 2, dp, 1)
     shard_o = np.where(z >= 1, dp, 1)
@@ -269,8 +274,9 @@ def in_flight_microbatches(plan: Any) -> Any:
 
 
 def in_flight_layers(spec: ModelSpec, plan: Any) -> Any:
-    """Layers' worth of activations on the first stage: its L/p layers per micro-batch."""
-    return spec.layers / plan.pp * in_flight_microbatches(plan)
+    """Layers' worth of activations on the first stage: its ceil(L/p) layers per
+    micro-batch."""
+    return max_stage_layers(spec.layers, plan.pp) * in_flight_microbatches(plan)
 
 
 def embedding_and_logits_bytes(
@@ -354,7 +360,9 @@ def activation_memory(
 ) -> Any:
     """Peak activation bytes on the first pipeline stage. `rec` (codes 0/1/2) overrides
     training.recompute for array-valued plans. Flash attention (Dao et al. 2022) stores
-    no s x s scores, so without recomputation it holds what selective recomputation does."""
+    no s x s scores, so without recomputation it holds what selective recomputation does.
+    Context parallelism keeps s/cp of every sequence per rank: all of it divided by cp
+    (the attention scores without flash attention are (s/cp) x s, so also 1/cp)."""
     elem = dtype_bytes(training.precision)
     residual = 4 if autocast(training) else elem
     tp = np.asarray(plan.tp)
@@ -369,7 +377,7 @@ def activation_memory(
         code == 2, recompute_working_bytes(spec, b, plan.tp, sp, elem, residual), 0.0
     )
     head = embedding_and_logits_bytes(spec, plan, elem, training.convention, residual)
-    return stored + working + head
+    return (stored + working + head) / cp_of(plan)
 
 
 @dataclass(frozen=True)

@@ -80,16 +80,22 @@ def block_ops(
     causal_fraction: float = 1.0,
     fused_attention: bool = False,
     residual_elem: int | None = None,
+    cp: Any = 1,
 ) -> list[Op]:
     """Forward ops of one transformer block for b sequences of spec.seq_len tokens.
 
     `fused_attention` (flash attention) keeps the s x s scores on chip, so the
     softmax moves no s x s bytes through device memory. `residual_elem` is the
     byte width of the residual stream and the norms (default `elem`; 4 under autocast).
+    `cp`: context parallelism keeps s/cp tokens per rank, whose queries attend over all
+    s keys in cp ring steps (advisor/model/parallel.py): the attention ops here are one
+    step's, an (s/cp) x (s/cp) block, each its own kernel, and time.py runs cp of them;
+    the K/V exchange between steps is timed apart. For cp = 1 they are the whole s x s.
     """
     r_elem = residual_elem or elem
     s, h, f = spec.seq_len, spec.hidden, spec.ffn
-    tokens = b * s
+    s_local = s / cp
+    tokens = b * s_local
     q_w = spec.heads * spec.d_head
     kv_w = spec.n_kv * spec.d_head
     heads_local = spec.heads / t
@@ -104,15 +110,19 @@ def block_ops(
     ops += [
         Op("tp_all_gather_attn", "comm", 0.0, act, "all_gather"),
         _matmul("qkv", tokens, (q_w + 2 * kv_w) / t, h, elem),
-        _matmul("attn_scores", b * heads_local * s, s * causal_fraction, spec.d_head, elem),
+        _matmul(
+            "attn_scores", b * heads_local * s_local, s_local * causal_fraction, spec.d_head, elem
+        ),
         _vector(
             "softmax",
-            b * heads_local * s * s * causal_fraction * (0 if fused_attention else 1)
-            + (b * heads_local * s if fused_attention else 0),
+            b * heads_local * s_local * s_local * causal_fraction * (0 if fused_attention else 1)
+            + (b * heads_local * s_local if fused_attention else 0),
             elem,
             vclass="softmax",
         ),
-        _matmul("attn_over_v", b * heads_local * s, spec.d_head, s * causal_fraction, elem),
+        _matmul(
+            "attn_over_v", b * heads_local * s_local, spec.d_head, s_local * causal_fraction, elem
+        ),
         _matmul("attn_out_proj", tokens, h, q_w / t, elem),
         Op("tp_reduce_attn", "comm", 0.0, act, "all_reduce"),
         _vector("residual_attn", tokens * h / sp_div, r_elem, passes=3.0),
@@ -152,10 +162,16 @@ def _truthy(x: Any) -> Any:
 
 
 def head_ops(
-    spec: ModelSpec, b: Any, t: Any = 1, elem: int = 2, residual_elem: int | None = None
+    spec: ModelSpec,
+    b: Any,
+    t: Any = 1,
+    elem: int = 2,
+    residual_elem: int | None = None,
+    cp: Any = 1,
 ) -> list[Op]:
-    """Ops outside the blocks: final norm, output projection (vocab-parallel) and loss."""
-    tokens = b * spec.seq_len
+    """Ops outside the blocks: final norm, output projection (vocab-parallel) and loss,
+    over the rank's s/cp tokens."""
+    tokens = b * spec.seq_len / cp
     v_local = spec.vocab / t
     return [
         _vector("final_norm", tokens * spec.hidden, residual_elem or elem, vclass="norm"),

@@ -25,10 +25,11 @@ def resolve_model(
     mlp: str | None = None,
     vocab: int | None = None,
     seq_len: int | None = None,
+    head_dim: int | None = None,
 ) -> ModelSpec:
     """Exactly one of: --params, --model, --hf-config, or explicit shape flags."""
     shape = {"layers": layers, "hidden": hidden, "heads": heads, "vocab": vocab}
-    extra_shape = {"kv_heads": kv_heads, "ffn_hidden": ffn_hidden, "mlp": mlp}
+    extra_shape = {"kv_heads": kv_heads, "ffn_hidden": ffn_hidden, "mlp": mlp, "head_dim": head_dim}
     ways = [
         name
         for name, given in (
@@ -47,7 +48,9 @@ def resolve_model(
     if len(ways) > 1:
         raise UsageError(f"give one way to name the model, not {' and '.join(ways)}")
     if any(v is not None for v in extra_shape.values()) and ways[0] != "shape flags":
-        raise UsageError("--kv-heads, --ffn-hidden and --mlp go with explicit shape flags")
+        raise UsageError(
+            "--kv-heads, --ffn-hidden, --mlp and --head-dim go with explicit shape flags"
+        )
     if mlp is not None and mlp not in MLPS:
         raise unknown("mlp kind", mlp, MLPS)
     if params is not None:
@@ -66,6 +69,7 @@ def resolve_model(
             hidden=hidden,  # type: ignore[arg-type]
             heads=heads,  # type: ignore[arg-type]
             kv_heads=kv_heads,
+            head_dim=head_dim,
             ffn_hidden=ffn_hidden,
             mlp=mlp or "gelu",  # type: ignore[arg-type]
             vocab=vocab,  # type: ignore[arg-type]

@@ -6,11 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Precision = Literal["fp32", "fp16", "bf16", "fp8"]
+Precision = Literal["fp32", "fp16", "bf16", "fp8", "fp4"]
 Optimizer = Literal["adamw", "sgd", "adafactor", "adam8bit"]
 Recompute = Literal["none", "selective", "full"]
 Convention = Literal["advisor", "deepspeed", "megatron", "amp"]
-PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16", "fp8")
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16", "fp8", "fp4")
 OPTIMIZERS: tuple[str, ...] = ("adamw", "sgd", "adafactor", "adam8bit")
 RECOMPUTES: tuple[str, ...] = ("none", "selective", "full")
 
@@ -96,7 +96,7 @@ class TrainingSpec(_Frozen):
         default=None, gt=0, description="Tokens per optimizer step; default chosen by search."
     )
     precision: Precision = Field(
-        default="bf16", description="Matmul dtype; fp16/bf16/fp8 keep fp32 master weights."
+        default="bf16", description="Matmul dtype; fp16/bf16/fp8/fp4 keep fp32 master weights."
     )
     optimizer: Optimizer = "adamw"
     recompute: Recompute = Field(default="none", description="Activation recomputation.")
@@ -113,6 +113,7 @@ class ParallelPlan(_Frozen):
     dp: int = Field(default=1, ge=1, description="Data-parallel replicas.")
     tp: int = Field(default=1, ge=1, description="Tensor-parallel degree (inside a node).")
     pp: int = Field(default=1, ge=1, description="Pipeline stages.")
+    cp: int = Field(default=1, ge=1, description="Context-parallel ranks per sequence.")
     vpp: int = Field(default=1, ge=1, description="Virtual stages per device (interleaved 1F1B).")
     sp: bool = Field(default=False, description="Sequence parallelism (needs tp > 1 to matter).")
     zero: int = Field(default=0, ge=0, le=3, description="ZeRO stage (3 = FSDP full shard).")
@@ -121,4 +122,4 @@ class ParallelPlan(_Frozen):
 
     @property
     def devices(self) -> int:
-        return self.dp * self.tp * self.pp
+        return self.dp * self.tp * self.pp * self.cp

@@ -44,6 +44,13 @@ import numpy as np
 from advisor.model.device import DeviceModel
 from advisor.model.memory import dtype_bytes
 from advisor.model.ops import Op, block_ops, cast_ops, head_ops, step_tensors
+from advisor.model.parallel import (
+    dp_group,
+    max_stage_layers,
+    ring_attention_time,
+    ring_chunk_bytes,
+    stage_time,
+)
 from advisor.model.params import count_params, param_tensors
 from advisor.model.spec import ModelSpec
 
@@ -58,6 +65,7 @@ BREAKDOWN_KEYS = (
     "pp_comm",
     "dp_comm_exposed",
     "optimizer",
+    "cp_comm",
 )
 
 
@@ -74,9 +82,15 @@ class Plans:
     mb: np.ndarray
     m: np.ndarray  # micro-batches per step per replica (gradient accumulation)
     rec: np.ndarray  # REC_CODES
+    cp: np.ndarray | None = None  # context-parallel degree (default 1)
+
+    def __post_init__(self) -> None:
+        if self.cp is None:
+            self.cp = np.ones_like(self.dp)
 
     @classmethod
     def of(cls, **fields: Any) -> Plans:
+        fields.setdefault("cp", 1)
         arrays = {k: np.atleast_1d(np.asarray(v)) for k, v in fields.items()}
         n = max(a.size for a in arrays.values())
         return cls(**{k: np.broadcast_to(a, (n,)).astype(np.int64) for k, a in arrays.items()})
@@ -109,6 +123,11 @@ class StepTime:
     dp_comm_exposed: np.ndarray
     optimizer: np.ndarray
     dp_comm_total: np.ndarray  # before overlap, for reporting
+    cp_comm: np.ndarray | None = None  # ring attention's exposed K/V exchange
+
+    def __post_init__(self) -> None:
+        if self.cp_comm is None:
+            self.cp_comm = np.zeros_like(self.compute)
 
     @property
     def total(self) -> np.ndarray:
@@ -225,19 +244,22 @@ def microbatch_stage_time(
     autocast: bool = False,
     tp_overlap: bool = False,
 ) -> np.ndarray:
-    """Seconds (matrix, vector, comm) for one micro-batch forward+backward(+recompute)
-    on the slowest pipeline stage: L/p blocks plus the output layer and loss.
+    """Seconds (matrix, vector, tp comm, cp comm) for one micro-batch forward+backward
+    (+recompute) on the slowest pipeline stage: L/p blocks plus the output layer and
+    loss, or with uneven stages the heaviest of them (advisor/model/parallel.py).
 
-    A block's time depends only on (micro-batch, tp, sp, recompute), which take few
-    distinct values across a search, so it is computed once per distinct tuple."""
-    key = ((plans.mb * 4096 + plans.tp) * 2 + plans.sp) * 3 + plans.rec
+    A block's time depends only on (micro-batch, tp, sp, recompute, cp, the stage's
+    first device), which take few distinct values across a search, so it is computed
+    once per distinct tuple."""
+    cross = (plans.tp * plans.cp > dev.devices_per_node).astype(np.int64)
+    key = (((plans.mb * 4096 + plans.tp) * 2 + plans.sp) * 3 + plans.rec) * 1024 + plans.cp
+    key = key * 2 + cross
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     u = plans.take(first)
     per_block, head = _block_and_head(
         spec, u, dev, precision, flash_attention, autocast, tp_overlap
     )
-    layers_per_stage = spec.layers / plans.pp
-    return per_block[:, inverse] * layers_per_stage + head[:, inverse]
+    return stage_time(spec.layers, plans.pp, per_block[:, inverse], head[:, inverse])
 
 
 def _measured_attention(
@@ -273,6 +295,7 @@ def _block_and_head(
     residual = 4 if autocast else elem
     sp = plans.sp.astype(float)
     b, t = plans.mb.astype(float), plans.tp.astype(float)
+    cp = plans.cp.astype(float)
     ops = block_ops(
         spec,
         b=b,
@@ -282,6 +305,7 @@ def _block_and_head(
         causal_fraction=0.5 if flash_attention else 1.0,
         fused_attention=flash_attention,
         residual_elem=residual,
+        cp=cp,
     )
     n = len(plans)
     core_ops = [o for o in ops if o.name in ATTENTION_CORE]
@@ -298,8 +322,9 @@ def _block_and_head(
         core_fwd = np.stack([measured[0], zeros, zeros])
         core_bwd = np.stack([measured[1], zeros, zeros])
     else:
-        core_fwd = _sum(core_ops, dev, precision, plans.tp)
-        core_bwd = _backward_sum(core_ops, dev, precision, plans.tp, tp_overlap)
+        # One ring step's block per op (ops.block_ops); context parallelism runs cp.
+        core_fwd = _sum(core_ops, dev, precision, plans.tp) * cp
+        core_bwd = _backward_sum(core_ops, dev, precision, plans.tp, tp_overlap) * cp
         # Flash attention's backward recomputes the scores: one more forward attention
         # matmul pass (Dao 2023, Algorithm 2).
         if flash_attention:
@@ -318,8 +343,13 @@ def _block_and_head(
         # Flash attention keeps no s x s activations, so selective recomputation is free.
         recompute = np.where(rec == 1, 0.0, recompute)
     per_block = fwd + bwd + recompute
+    ring = _ring_time(spec, plans, dev, elem, core_fwd.sum(axis=0), core_bwd.sum(axis=0))
+    ring = ring * np.where(rec == 2, 1.5, 1.0)  # full recomputation repeats the forward ring
     head = _sum(
-        head_ops(spec, b=b, t=t, elem=elem, residual_elem=residual), dev, precision, plans.tp
+        head_ops(spec, b=b, t=t, elem=elem, residual_elem=residual, cp=cp),
+        dev,
+        precision,
+        plans.tp,
     ) * np.array([[3.0], [2.0], [1.0]])
     if autocast:
         head = head + 2.0 * _sum(head_casts, dev, precision, plans.tp)
@@ -327,7 +357,26 @@ def _block_and_head(
         blk, hd, _ = step_tensors(spec, b=b, t=t, sp=sp, elem=elem, autocast=autocast)
         per_block = per_block + np.array([[0.0], [1.0], [0.0]]) * first_touch_time(blk, dev)
         head = head + np.array([[0.0], [1.0], [0.0]]) * first_touch_time(hd, dev)
-    return per_block, head
+    return np.vstack([per_block, ring]), np.vstack([head, np.zeros(n)])
+
+
+def _ring_time(
+    spec: ModelSpec,
+    plans: Plans,
+    dev: DeviceModel,
+    elem: int,
+    attn_fwd: np.ndarray,
+    attn_bwd: np.ndarray,
+) -> np.ndarray:
+    """Exposed ring-attention seconds per block (parallel.ring_attention_time). CP ranks
+    sit next to their TP group (Megatron's tp-cp-dp-pp rank order): on the chip link
+    while tp·cp fits in a node, else on the node's NICs, one share per device."""
+    chunk = ring_chunk_bytes(spec, plans.mb.astype(float), plans.tp, plans.cp, elem)
+    intra = plans.tp * plans.cp <= dev.devices_per_node
+    per_gpu_inter = dev.inter_node_bandwidth / dev.devices_per_node
+    bw = np.where(intra, dev.intra_bus_bandwidth, per_gpu_inter)
+    lat = np.where(intra, dev.intra_latency, dev.inter_latency)
+    return ring_attention_time(chunk, plans.cp, attn_fwd, attn_bwd, bw, lat)
 
 
 def first_touch_time(tensors: list[tuple[Any, float]], dev: DeviceModel) -> Any:
@@ -345,8 +394,9 @@ def first_touch_time(tensors: list[tuple[Any, float]], dev: DeviceModel) -> Any:
 def _p2p_time(spec: ModelSpec, plans: Plans, dev: DeviceModel, elem: int) -> np.ndarray:
     """Pipeline sends per micro-batch: an activation forward and a gradient backward per
     virtual stage; with TP, Megatron's scatter/gather sends 1/t of it (Narayanan §4.1)."""
-    msg = plans.mb * spec.seq_len * spec.hidden * elem / plans.tp
-    stride = plans.tp * plans.dp  # Megatron rank order: tensor, then data, then pipeline
+    msg = plans.mb * spec.seq_len * spec.hidden * elem / (plans.tp * plans.cp)
+    # Megatron rank order: tensor, context, data, then pipeline
+    stride = plans.tp * plans.cp * plans.dp
     intra = stride < dev.devices_per_node
     per_gpu_inter = dev.inter_node_bandwidth / dev.devices_per_node
     bw = np.where(intra, max(dev.intra_bus_bandwidth, 1.0), max(per_gpu_inter, 1.0))
@@ -358,12 +408,14 @@ def _p2p_time(spec: ModelSpec, plans: Plans, dev: DeviceModel, elem: int) -> np.
 def dp_reduce_time(nbytes: Any, plans: Plans, dev: DeviceModel, kind: str) -> np.ndarray:
     """One data-parallel collective of `nbytes` per device, hierarchical when the group
     spans nodes: each node's NICs (rail-optimised, one share per device) carry
-    factor x bytes x devices_per_node / ranks_per_node."""
-    n = plans.dp.astype(float)
+    factor x bytes x devices_per_node / ranks_per_node. The group is data x context
+    parallel (parallel.dp_group)."""
+    group = dp_group(plans)
+    n = group.astype(float)
     per_node = dev.devices_per_node
     ranks_per_node = np.clip(per_node // plans.tp, 1, None)
-    ranks_per_node = np.minimum(ranks_per_node, plans.dp)
-    intra_only = plans.tp * plans.dp <= per_node
+    ranks_per_node = np.minimum(ranks_per_node, group)
+    intra_only = plans.tp * group <= per_node
     t_intra = collective_time(kind, nbytes, n, dev.intra_bus_bandwidth, dev.intra_latency)
     g = np.maximum(n / ranks_per_node, 1.0)
     factor = 2 * (g - 1) / g if kind == "all_reduce" else (g - 1) / g
@@ -382,7 +434,8 @@ def _stage_tensors(spec: ModelSpec, plans: Plans) -> np.ndarray:
     pt = param_tensors(spec)
     first = pt.embedding + pt.position
     last = pt.output + pt.final_norm
-    return pt.per_layer * spec.layers / plans.pp + first + np.where(plans.pp == 1, last, 0)
+    stage = pt.per_layer * max_stage_layers(spec.layers, plans.pp)
+    return stage + first + np.where(plans.pp == 1, last, 0)
 
 
 def optimizer_bytes_per_param(optimizer: str, precision: str) -> float:
@@ -421,6 +474,7 @@ def step_time(
     t_mb = parts.sum(axis=0)
     m = plans.m.astype(float)
     compute, memory_bound, tp_comm = parts[0] * m, parts[1] * m, parts[2] * m
+    cp_comm = parts[3] * m
     if dev.first_touch_bandwidth:  # weight gradients: allocated once per step
         t_dev = plans.tp.astype(float)
         _, _, grads_w = step_tensors(spec, b=1.0, t=t_dev, elem=elem, autocast=autocast)
@@ -429,7 +483,9 @@ def step_time(
     pp_comm = _p2p_time(spec, plans, dev, state_elem) * m
     counts = count_params(spec)
     stage_params = (
-        counts.transformer / plans.pp + counts.embedding + counts.output * (plans.pp == 1)
+        counts.per_layer * max_stage_layers(spec.layers, plans.pp)
+        + counts.embedding
+        + counts.output * (plans.pp == 1)
     )
     p_dev = stage_params / plans.tp
     grads = p_dev * g_bytes
@@ -453,8 +509,9 @@ def step_time(
         exposed = exposed_once + exposed_mb
     else:
         exposed = total_comm
-    exposed = np.where(plans.dp > 1, exposed, 0.0)
-    opt_params = p_dev / np.where(z >= 1, plans.dp, 1)
+    group = dp_group(plans)
+    exposed = np.where(group > 1, exposed, 0.0)
+    opt_params = p_dev / np.where(z >= 1, group, 1)
     optimizer_t = (
         opt_params
         * optimizer_bytes_per_param(optimizer, "fp32" if autocast else precision)
@@ -471,5 +528,6 @@ def step_time(
         pp_comm=pp_comm * f,
         dp_comm_exposed=exposed * f,
         optimizer=optimizer_t * f,
-        dp_comm_total=np.where(plans.dp > 1, total_comm, 0.0) * f,
+        dp_comm_total=np.where(group > 1, total_comm, 0.0) * f,
+        cp_comm=cp_comm * f,
     )
