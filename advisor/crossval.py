@@ -2,12 +2,15 @@
 
 Each checkable row (advisor/runs.py) gets a *base* prediction: the analytic model
 with its stack's conventions and no fitted correction. The fitted part is one
-multiplicative time factor per (stack, accelerator family): the geometric mean of
+multiplicative time factor per (stack, accelerator family): the geometric mean g of
 measured/predicted step time over the training rows of that group, falling back to
-the family (any stack), then to all rows, when a group has fewer than MIN_ROWS. A
-row's cross-validated prediction uses the factor fitted on every *other* source's
-steady-state rows; because the factor is post hoc, the base predictions are computed
-once and reused for every fold.
+the stack (any family), the family (any stack), then all rows, when a group has fewer
+than MIN_ROWS; the factor is g**w, shrunk toward the analytic model (w = 0) because a
+group's rows come from few sources. A row's cross-validated prediction uses the factor
+fitted on every *other* source's steady-state rows; because the factor is post hoc,
+the base predictions are computed once and reused for every fold. The one scalar w is
+chosen from SHRINK_WEIGHTS by the same leave-one-source-out median error (said
+wherever the error is reported).
 
 The all-rows fit and the CV residual percentiles are shipped as data
 (advisor/data/stack_fit.yaml) for `estimate`/`recommend` (advisor/fitted.py):
@@ -28,7 +31,8 @@ import numpy as np
 from pydantic import BaseModel
 
 from advisor.catalog import Catalog, load_catalog
-from advisor.hardware import node_network
+from advisor.errors import AdvisorError
+from advisor.hardware import node_network, resolve_hardware
 from advisor.layout import LayoutChoice
 from advisor.model.device import device_model
 from advisor.model.flops import model_flops_per_token
@@ -38,6 +42,7 @@ from advisor.runs import Run, load_runs
 from advisor.search import enumerate_plans, plan_fields, score
 
 MIN_ROWS = 3  # a group's own factor needs this many training rows
+SHRINK_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # candidates for w in factor = g**w
 RANGE_MIN_ROWS = 5  # a group's own residual range needs this many rows (issue 10)
 NAPKIN_MFU = 0.45  # the "assume 45% MFU" rule of thumb (issue 10)
 DEVICES_PER_NODE = {"tpu": 4}  # chips per host; GPUs default to 8
@@ -89,10 +94,19 @@ def base_prediction(run: Run, catalog: Catalog) -> BasePrediction:
     assert run.spec and run.accelerator and run.devices and run.global_batch_tokens
     assert run.metric and run.measured
     acc = catalog.accelerator(run.accelerator)
-    per_node = DEVICES_PER_NODE.get(acc.kind, 8)
+    # The hardware as `advisor estimate --accelerator A --count N` builds it (nodes, or
+    # chip-link domains such as NVL72 racks and TPU slices), with the row's own network.
+    try:
+        hw = resolve_hardware(catalog, acc.id, run.devices, None, None)
+    except AdvisorError as e:
+        if run.node_network_gbs is None:
+            raise ValueError(str(e)) from None
+        per_node = min(run.devices, DEVICES_PER_NODE.get(acc.kind, 8))
+    else:
+        per_node = hw.devices_per_node
     net = run.node_network_gbs
     if net is None and run.devices > per_node:
-        net, _ = node_network(catalog, acc, None)  # the catalog's best offering's, as estimate
+        net, _ = node_network(catalog, acc, None, per_node)
         if net is None:
             raise ValueError(f"no sourced inter-node network for {acc.id}")
     dev = device_model(catalog, acc, catalog.profile_for(acc.id), None, per_node, net)
@@ -108,6 +122,7 @@ def base_prediction(run: Run, catalog: Catalog) -> BasePrediction:
     full = LayoutChoice(
         tp=lay["tp"],
         pp=lay["pp"],
+        cp=lay["cp"],
         vpp=lay["vp"],
         sp=sp,
         zero=lay["zero"],
@@ -197,31 +212,50 @@ def _geomean(xs: Iterable[float]) -> float:
 
 
 def fit_factor(
-    train: list[BasePrediction], stack: str, family: str
+    train: list[BasePrediction], stack: str, family: str, weight: float = 1.0
 ) -> tuple[float, str, list[str]]:
     """The time factor for (stack, family) from training rows, with its group and rows."""
     tiers = (
         (f"{stack}/{family}", [p for p in train if p.stack == stack and p.family == family]),
+        (f"{stack}/any", [p for p in train if p.stack == stack]),
         (f"any/{family}", [p for p in train if p.family == family]),
         ("all", train),
     )
     for name, rows in tiers:
         if len(rows) >= MIN_ROWS:
-            return _geomean(p.ratio for p in rows), name, [p.id for p in rows]
+            return _geomean(p.ratio for p in rows) ** weight, name, [p.id for p in rows]
     return 1.0, "none", []
+
+
+def _cv_median(preds: tuple[BasePrediction, ...], weight: float) -> float:
+    st = steady(preds)
+    errors = []
+    for p in st:
+        f, _, _ = fit_factor([q for q in st if q.source != p.source], p.stack, p.family, weight)
+        errors.append(abs(_in_metric(p.metric, f, p.base) / p.measured - 1))
+    return float(np.median(errors)) if errors else math.nan
+
+
+def shrink_weight(preds: tuple[BasePrediction, ...] | None = None) -> float:
+    """w with the lowest leave-one-source-out median |error| (the first on ties)."""
+    preds = preds if preds is not None else base_predictions()[0]
+    return min(SHRINK_WEIGHTS, key=lambda w: (round(_cv_median(preds, w), 6), w))
 
 
 def steady(preds: Iterable[BasePrediction]) -> list[BasePrediction]:
     return [p for p in preds if not p.whole_run]
 
 
-def cross_validate(preds: tuple[BasePrediction, ...] | None = None) -> list[CvRow]:
+def cross_validate(
+    preds: tuple[BasePrediction, ...] | None = None, weight: float | None = None
+) -> list[CvRow]:
     """Each row predicted with the factor fitted on the other sources' steady rows."""
     preds = preds if preds is not None else base_predictions()[0]
+    w = shrink_weight(preds) if weight is None else weight
     out = []
     for p in preds:
         train = [q for q in steady(preds) if q.source != p.source]
-        f, group, _ = fit_factor(train, p.stack, p.family)
+        f, group, _ = fit_factor(train, p.stack, p.family, w)
         pred = _in_metric(p.metric, f, p.base)
         out.append(
             CvRow(
@@ -312,24 +346,32 @@ def residual_ranges(rows: list[CvRow]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def all_rows_factors(preds: tuple[BasePrediction, ...]) -> dict[str, dict[str, Any]]:
-    """The shipped fit: a factor per (stack, family), per family (`auto`) and overall,
-    each fitted on all steady rows of the group (>= MIN_ROWS)."""
+def all_rows_factors(preds: tuple[BasePrediction, ...], weight: float) -> dict[str, dict[str, Any]]:
+    """The shipped fit: a factor per (stack, family), per stack, per family (`auto`) and
+    overall, each g**w with g fitted on all steady rows of the group (>= MIN_ROWS)."""
     st = steady(preds)
     groups: dict[str, list[BasePrediction]] = {"all": st}
     for p in st:
         groups.setdefault(f"{p.stack}/{p.family}", []).append(p)
+        groups.setdefault(f"{p.stack}/any", []).append(p)
         groups.setdefault(f"any/{p.family}", []).append(p)
-    return {
-        g: {"factor": round(_geomean(p.ratio for p in rs), 4), "rows": sorted(p.id for p in rs)}
-        for g, rs in sorted(groups.items())
-        if len(rs) >= MIN_ROWS
-    }
+    out = {}
+    for g, rs in sorted(groups.items()):
+        if len(rs) < MIN_ROWS:
+            continue
+        gm = _geomean(p.ratio for p in rs)
+        out[g] = {
+            "factor": round(gm**weight, 4),
+            "unshrunk": round(gm, 4),
+            "rows": sorted(p.id for p in rs),
+        }
+    return out
 
 
 def fit_document() -> dict[str, Any]:
     preds, _ = base_predictions()
-    rows = cross_validate(preds)
+    weight = shrink_weight(preds)
+    rows = cross_validate(preds, weight)
     return {
         "source": "FIT-PUBLISHED",
         "as_of": "2026-12-07",
@@ -338,11 +380,13 @@ def fit_document() -> dict[str, Any]:
             "factor = geometric mean of measured/predicted step time over the group's "
             "steady-state published rows (advisor/data/published_runs*.csv); a group is "
             "stack/family, any/family (stack auto) or all. ranges = 10th-90th percentile of "
-            "the leave-one-source-out residuals of the group's rows."
+            "the leave-one-source-out residuals of the group's rows. factor = unshrunk**weight, "
+            "weight chosen from SHRINK_WEIGHTS by the leave-one-source-out median |error|."
         ),
+        "weight": weight,
         "min_rows": {"factor": MIN_ROWS, "range": RANGE_MIN_ROWS},
         "families": _families(),
-        "factors": all_rows_factors(preds),
+        "factors": all_rows_factors(preds, weight),
         "ranges": residual_ranges(rows),
     }
 

@@ -40,7 +40,7 @@ def family(accelerator_id: str) -> str:
 
 def _groups(accelerator_id: str, stack: str) -> list[str]:
     fam = family(accelerator_id)
-    own = [] if stack == AUTO else [f"{stack}/{fam}"]
+    own = [] if stack == AUTO else [f"{stack}/{fam}", f"{stack}/any"]
     return [*own, f"any/{fam}", "all"]
 
 

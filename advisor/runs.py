@@ -183,6 +183,9 @@ def _spec(r: dict[str, str], src: dict[str, Any]) -> ModelSpec | None:
     assert hidden is not None
     gated = ffn is not None and ffn != 4 * hidden  # Llama-style SwiGLU (3 matrices)
     old = bool(src.get("gpt2_style"))
+    hd = _find(r"head_dim (\d+)", r.get("derived", ""), r.get("notes", ""))
+    heads = _int(r["heads"])
+    head_dim = hd if hd and heads and hd * heads != hidden else None
     return ModelSpec(
         name=r["id"],
         layers=_int(r["layers"]),  # type: ignore[arg-type]
@@ -198,6 +201,7 @@ def _spec(r: dict[str, str], src: dict[str, Any]) -> ModelSpec | None:
         norm="rmsnorm" if gated else "layernorm",
         linear_bias=old,
         dropout=old,
+        head_dim=head_dim,
     )
 
 
@@ -216,8 +220,9 @@ def _measured(r: dict[str, str]) -> tuple[str | None, float | None]:
 def needs_feature(run: Run) -> str | None:
     """The model feature a row needs that advisor lacks today, or None. One place, so
     rows light up as the features land (context parallelism, uneven pipeline stages,
-    FP4, head_dim, GB300/MI350X, expert parallelism)."""
-    lay, r = run.layout, run.raw
+    FP4, head_dim, GB300/MI350X, expert parallelism). What remains: expert parallelism,
+    and parts whose multi-node network is not sourced (run_sources.yaml)."""
+    r = run.raw
     acc_entry = sources_data()["accelerators"].get(r.get("accelerator", ""), {})
     if acc_entry.get("needs"):
         return acc_entry["needs"]
@@ -225,15 +230,6 @@ def needs_feature(run: Run) -> str | None:
         return acc_entry["beyond_node_needs"]
     if not r.get("ffn", "").strip().isdigit() and r.get("ffn"):
         return "mixture-of-experts layers with expert parallelism (EP)"
-    if lay["cp"] > 1:
-        return "context parallelism (--cp)"
-    if run.precision == "fp4":
-        return "fp4 precision (NVFP4/MXFP4 peaks)"
-    if run.spec and lay["pp"] and run.spec.layers % lay["pp"]:
-        return "uneven pipeline stages (layers not divisible by pp)"
-    hd = _find(r"head_dim (\d+)", r.get("derived", ""), r.get("notes", ""))
-    if run.spec and hd and hd * run.spec.heads != run.spec.hidden:
-        return "--head-dim (heads x head_dim != hidden)"
     return None
 
 

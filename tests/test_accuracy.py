@@ -49,12 +49,6 @@ def test_held_out_rows_are_reported_apart(checks) -> None:
     assert {c.id for c in checks if c.fitted} == set(FIT_ROWS)
 
 
-@pytest.mark.xfail(
-    reason="issue 10: the time model changed (backward elementwise traffic, tensor-parallel "
-    "backward collectives) and the A100 profile is deliberately not refitted in-sample on "
-    "Table 5; the leave-one-source-out fit of issue 10 replaces this check",
-    strict=False,
-)
 def test_shipped_fit_is_what_advisor_fit_computes() -> None:
     # The fitted A100 profile in profiles.yaml must be reproducible by advisor/fit.py.
     from advisor.fit import fit

@@ -14,12 +14,14 @@ def _pct(x: float) -> str:
 def accuracy(catalog: CatalogOpt = None, json_out: JsonOpt = False) -> None:
     """Each published run predicted with factors fitted without its own source
     (leave-one-source-out), the 45%-MFU napkin beside it, and every row not checked."""
-    from advisor.crossval import base_predictions, cross_validate, summary
+    from advisor.crossval import base_predictions, cross_validate, shrink_weight, summary
 
     catalog_from(catalog)  # a bad --catalog is still reported
     preds, skipped = base_predictions()
-    rows = cross_validate(preds)
+    weight = shrink_weight(preds)
+    rows = cross_validate(preds, weight)
     stats = summary(rows)
+    stats["shrink_weight"] = weight
     reasons: dict[str, int] = {}
     for why in skipped.values():
         reasons[why] = reasons.get(why, 0) + 1
@@ -27,8 +29,10 @@ def accuracy(catalog: CatalogOpt = None, json_out: JsonOpt = False) -> None:
         print_json(
             {
                 "method": "leave-one-source-out: a time factor per (stack, accelerator family) "
-                "fitted on the other sources' steady-state rows; napkin = (6N + 12*L*s*h) "
-                "FLOPs per token at 45% of the dense peak of the row's precision",
+                "fitted on the other sources' steady-state rows, shrunk toward the analytic "
+                f"model as g**{weight:g} (the weight chosen from 0, 0.25, .., 1 by the same "
+                "leave-one-source-out median error); napkin = (6N + 12*L*s*h) FLOPs per "
+                "token at 45% of the dense peak of the row's precision",
                 "checks": [r.model_dump() for r in rows],
                 "summary": stats,
                 "not_checked": skipped,
@@ -88,6 +92,11 @@ def _print(rows: list[Any], stats: dict[str, Any], skipped: dict[str, str], reas
         f"{_pct(s['cv']['median_abs_error'])}, p90 {_pct(s['cv']['p90_abs_error'])}; "
         f"napkin (45% MFU) median {_pct(s['napkin']['median_abs_error'])}, "
         f"p90 {_pct(s['napkin']['p90_abs_error'])}"
+    )
+    c.print(
+        f"[dim]factors are g**{stats['shrink_weight']:g}: the fitted group factor shrunk toward "
+        "the analytic model, the weight chosen from 0, 0.25, .., 1 by this same "
+        "leave-one-source-out median[/]"
     )
     for key in ("source", "family", "stack"):
         t = Table(title=f"By {key} (steady state)", show_edge=False)
