@@ -139,6 +139,10 @@ def parse_layout(r: dict[str, str], stack_zero: int) -> dict[str, Any]:
     if fsdp is not None:
         zero = 3 if fsdp > 0 else min(zero, 1)
     tp = _int(r.get("tp"))
+    pp = _int(r.get("pp")) or 1
+    # torchtitan's "local batch" is a data-parallel rank's batch; with pipeline stages it
+    # is split into micro-batches the row does not print, so the search chooses them.
+    local = _find(r"(?:local|per-device) batch (\d+)", other) if pp == 1 else None
     return {
         "tp": tp,
         "pp": _int(r.get("pp")),
@@ -146,9 +150,7 @@ def parse_layout(r: dict[str, str], stack_zero: int) -> dict[str, Any]:
         "cp": _find(r"\bCP (\d+)", other) or 1,
         "ep": _find(r"\bEP (\d+)", other) or 1,
         "vp": _find(r"\bVP (\d+)", other) or _find(r"virtual pipeline (\d+)", other),
-        "mbs": _find(r"\bMBS (\d+)", other)
-        or _find(r"(?:local|per-device) batch (\d+)", other)
-        or _find(r"micro-batch (\d+)", notes),
+        "mbs": _find(r"\bMBS (\d+)", other) or local or _find(r"micro-batch (\d+)", notes),
         "gbs_seqs": _find(r"GBS (\d+) seqs", other),
         "zero": zero,
         "sp": {"yes": True, "no": False}.get((r.get("sequence_parallel") or "").lower()),

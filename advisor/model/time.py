@@ -281,6 +281,17 @@ def _measured_attention(
     return np.broadcast_to(t_fwd, (n,)), np.broadcast_to(t_bwd, (n,))
 
 
+def attention_precision(precision: str, dev: DeviceModel) -> str:
+    """The dtype of the attention core's matmuls (scores and context). FP8/FP4 recipes
+    quantise the linear layers only and keep the attention core in BF16: torchao's
+    Float8 "covers only nn.Linear; attention stays BF16" (published-runs-2.md,
+    torchtitan), and FP8 attention is a separate opt-in in NeMo recipes
+    (finetune-notes.md: "no FP8 attention")."""
+    if precision in ("fp8", "fp4") and "bf16" in dev.peak_flops:
+        return "bf16"
+    return precision
+
+
 def _block_and_head(
     spec: ModelSpec,
     plans: Plans,
@@ -314,17 +325,16 @@ def _block_and_head(
     main_bwd = _backward_sum(rest, dev, precision, plans.tp, tp_overlap)
     causal = 0.5 if flash_attention else 1.0
     per_head = 4.0 * spec.seq_len**2 * spec.d_head * causal
-    measured = (
-        _measured_attention(core_ops, dev, precision, n, per_head) if flash_attention else None
-    )
+    attn = attention_precision(precision, dev)
+    measured = _measured_attention(core_ops, dev, attn, n, per_head) if flash_attention else None
     if measured is not None:
         zeros = np.zeros(n)
         core_fwd = np.stack([measured[0], zeros, zeros])
         core_bwd = np.stack([measured[1], zeros, zeros])
     else:
         # One ring step's block per op (ops.block_ops); context parallelism runs cp.
-        core_fwd = _sum(core_ops, dev, precision, plans.tp) * cp
-        core_bwd = _backward_sum(core_ops, dev, precision, plans.tp, tp_overlap) * cp
+        core_fwd = _sum(core_ops, dev, attn, plans.tp) * cp
+        core_bwd = _backward_sum(core_ops, dev, attn, plans.tp, tp_overlap) * cp
         # Flash attention's backward recomputes the scores: one more forward attention
         # matmul pass (Dao 2023, Algorithm 2).
         if flash_attention:
