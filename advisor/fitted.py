@@ -70,9 +70,11 @@ def residual_range(accelerator_id: str, stack: str = AUTO) -> tuple[float, float
 
 def factor_note(accelerator_id: str, stack: str = AUTO) -> str:
     f, g, n = time_factor(accelerator_id, stack)
+    w = fit_data().get("weight", 1.0)
     return (
         f"step time x {f:.3f}: the fitted correction for stack '{stack}' on "
-        f"{family(accelerator_id)} ({g}, geometric mean over {n} published runs; "
+        f"{family(accelerator_id)} ({g}: the geometric mean of measured/predicted over {n} "
+        f"published runs, to the power {w:g}, shrunk toward the analytic model; "
         "FIT-PUBLISHED, advisor/data/stack_fit.yaml)"
     )
 
@@ -90,6 +92,10 @@ def prediction_range(
     comparable published runs, applied to each figure (time and cost scale with step
     time; throughput and MFU inversely)."""
     p10, p90, group, rows = residual_range(accelerator_id, stack)
+    # The shipped factor is fitted on every source, the residuals each without its own:
+    # where a group's residuals all fall on one side (its source taught the shipped
+    # factor what no other source could), the range is widened to hold the estimate.
+    p10, p90 = min(p10, 1.0), max(p90, 1.0)
 
     def slow(v: float | None) -> dict[str, float | None]:
         return {

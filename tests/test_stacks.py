@@ -112,3 +112,12 @@ def test_every_stack_estimates(cli, stack) -> None:
             "--stack", stack, "--json")  # fmt: skip
     assert r.code == 0, r.err
     assert json.loads(r.out)["stack"]["id"] == stack
+
+
+def test_catalog_lists_the_stacks(cli) -> None:
+    r = cli("catalog", "list", "stacks")
+    assert r.code == 0, r.err
+    for sid in ("auto", "megatron", "torchtitan", "fsdp", "deepspeed", "maxtext"):
+        assert sid in r.out
+    d = json.loads(cli("catalog", "list", "stacks", "--json").out)
+    assert {s["id"] for s in d["stacks"]} >= {"megatron", "maxtext"}

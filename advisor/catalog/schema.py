@@ -441,18 +441,11 @@ class Stack(Strict):
     )
     tp_overlap: TpOverlapSetting
     zero_stages: StagesSetting
-    cuda_graphs: BoolSetting | None = Field(
-        default=None, description="Recorded, not modelled (GPU profiles charge no launch time)."
-    )
-    fp8_recipe_overhead: Figure | None = Field(
-        default=None,
-        description="Scaling/cast cost of the FP8 recipe as a fraction of matmul time; "
-        "left out where no source gives it.",
-    )
     efficiency: dict[str, Figure] = Field(
         default_factory=dict,
-        description="Fitted matmul-efficiency multiplier by accelerator id or family "
-        "(empty until fitted on published runs).",
+        description="Your own matmul-efficiency multiplier by accelerator id or family (for "
+        "example measured on your cluster), applied on top of the model; the correction "
+        "fitted on published runs is advisor/data/stack_fit.yaml.",
     )
     notes: str | None = None
 

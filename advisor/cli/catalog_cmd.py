@@ -13,7 +13,16 @@ from advisor.errors import unknown
 
 app = typer.Typer(help="Browse and check the hardware catalog.", no_args_is_help=True)
 
-LISTABLE = ("accelerators", "cpus", "networks", "storage", "offerings", "profiles", "sources")
+LISTABLE = (
+    "accelerators",
+    "cpus",
+    "networks",
+    "storage",
+    "offerings",
+    "profiles",
+    "stacks",
+    "sources",
+)
 
 
 def _fig(f: Any) -> str:
@@ -86,6 +95,19 @@ def _rows(kind: str, entries: list[Any]) -> tuple[list[str], list[list[str]]]:
                 f"{p.memory_bandwidth.max_efficiency.value:.2f}" if p.memory_bandwidth else "",
             ]
             for p in entries
+        ]
+    elif kind == "stacks":
+        head = ["id", "name", "flash attention", "DP overlap", "TP overlap", "ZeRO stages"]
+        rows = [
+            [
+                s.id,
+                s.name,
+                "yes" if s.flash_attention.value else "no",
+                "yes" if s.dp_overlap.value else "no",
+                str(s.tp_overlap.value),
+                ", ".join(map(str, s.zero_stages.value)),
+            ]
+            for s in entries
         ]
     else:
         head = ["key", "title", "address"]

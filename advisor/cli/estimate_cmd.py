@@ -289,9 +289,8 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
     cap = out.memory_capacity_bytes
     verdict = "fits" if out.fits else "does NOT fit"
     c.print(f"{verdict} in {format_bytes(cap)} per device" if cap else "capacity unknown")
-    b = Table(
-        title=f"Step time {out.step_time_s:.4g} s{range_text(out, 'step_time_s')}", show_edge=False
-    )
+    c.print(f"step time {out.step_time_s:.4g} s{range_text(out, 'step_time_s')}")
+    b = Table(title="Step time by part", show_edge=False)
     b.add_column("part")
     b.add_column("seconds", justify="right")
     b.add_column("share", justify="right")
