@@ -44,6 +44,7 @@ import numpy as np
 from advisor.model.device import DeviceModel
 from advisor.model.memory import dtype_bytes
 from advisor.model.ops import Op, block_ops, cast_ops, head_ops, step_tensors
+from advisor.model.overlap import fsdp_exposed_per_microbatch, fsdp_total_per_microbatch
 from advisor.model.parallel import (
     dp_group,
     max_stage_layers,
@@ -246,7 +247,21 @@ def microbatch_stage_time(
 ) -> np.ndarray:
     """Seconds (matrix, vector, tp comm, cp comm) for one micro-batch forward+backward
     (+recompute) on the slowest pipeline stage: L/p blocks plus the output layer and
-    loss, or with uneven stages the heaviest of them (advisor/model/parallel.py).
+    loss, or with uneven stages the heaviest of them (advisor/model/parallel.py)."""
+    return _stage_and_block(spec, plans, dev, precision, flash_attention, autocast, tp_overlap)[0]
+
+
+def _stage_and_block(
+    spec: ModelSpec,
+    plans: Plans,
+    dev: DeviceModel,
+    precision: str,
+    flash_attention: bool = True,
+    autocast: bool = False,
+    tp_overlap: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(microbatch_stage_time's parts, one block's forward seconds, one block's forward +
+    backward + recompute seconds): the windows that hide FSDP's per-block communication.
 
     A block's time depends only on (micro-batch, tp, sp, recompute, cp, the stage's
     first device), which take few distinct values across a search, so it is computed
@@ -256,10 +271,11 @@ def microbatch_stage_time(
     key = key * 2 + cross
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     u = plans.take(first)
-    per_block, head = _block_and_head(
+    per_block, head, fwd_block = _block_and_head(
         spec, u, dev, precision, flash_attention, autocast, tp_overlap
     )
-    return stage_time(spec.layers, plans.pp, per_block[:, inverse], head[:, inverse])
+    parts = stage_time(spec.layers, plans.pp, per_block[:, inverse], head[:, inverse])
+    return parts, fwd_block[inverse], per_block.sum(axis=0)[inverse]
 
 
 def _measured_attention(
@@ -289,7 +305,8 @@ def _block_and_head(
     flash_attention: bool,
     autocast: bool = False,
     tp_overlap: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(per-block parts, head parts, per-block forward seconds)."""
     elem = dtype_bytes(precision)  # type: ignore[arg-type]
     autocast = autocast and precision != "fp32"
     residual = 4 if autocast else elem
@@ -357,7 +374,10 @@ def _block_and_head(
         blk, hd, _ = step_tensors(spec, b=b, t=t, sp=sp, elem=elem, autocast=autocast)
         per_block = per_block + np.array([[0.0], [1.0], [0.0]]) * first_touch_time(blk, dev)
         head = head + np.array([[0.0], [1.0], [0.0]]) * first_touch_time(hd, dev)
-    return np.vstack([per_block, ring]), np.vstack([head, np.zeros(n)])
+    # Ring attention overlaps the attention it feeds; a third of it is forward's (one
+    # chunk out against two back, parallel.ring_attention_time).
+    fwd_block = fwd.sum(axis=0) + ring / 3.0
+    return np.vstack([per_block, ring]), np.vstack([head, np.zeros(n)]), fwd_block
 
 
 def _ring_time(
@@ -429,6 +449,24 @@ def dp_reduce_time(nbytes: Any, plans: Plans, dev: DeviceModel, kind: str) -> np
     return np.where(n > 1, t, 0.0)
 
 
+def _fsdp_per_block(
+    spec: ModelSpec, plans: Plans, dev: DeviceModel, elem: float, grad_elem: float
+) -> tuple[np.ndarray, ...]:
+    """ZeRO-3 collectives of the heaviest stage, per unit: (block all-gather, block
+    reduce-scatter, root all-gather, root reduce-scatter, blocks on the stage). The root
+    unit holds the embedding and, on a single stage, the output layer and final norm."""
+    counts = count_params(spec)
+    block = counts.per_layer / plans.tp
+    root = (counts.embedding + (counts.output + counts.final_norm) * (plans.pp == 1)) / plans.tp
+    return (
+        dp_reduce_time(block * elem, plans, dev, "all_gather"),
+        dp_reduce_time(block * grad_elem, plans, dev, "reduce_scatter"),
+        dp_reduce_time(root * elem, plans, dev, "all_gather"),
+        dp_reduce_time(root * grad_elem, plans, dev, "reduce_scatter"),
+        max_stage_layers(spec.layers, plans.pp).astype(float),
+    )
+
+
 def _stage_tensors(spec: ModelSpec, plans: Plans) -> np.ndarray:
     """Parameter tensors the optimizer loops over on the most loaded stage."""
     pt = param_tensors(spec)
@@ -468,7 +506,7 @@ def step_time(
     elem = dtype_bytes(precision)  # type: ignore[arg-type]
     state_elem = 4 if autocast else elem  # weights and gradients as stored and communicated
     g_bytes = grad_bytes if grad_bytes is not None else float(state_elem)
-    parts = microbatch_stage_time(
+    parts, fwd_block, block = _stage_and_block(
         spec, plans, dev, precision, flash_attention, autocast, tp_overlap
     )
     t_mb = parts.sum(axis=0)
@@ -497,7 +535,8 @@ def step_time(
     # Per-step communication and the backward time available to hide it.
     backward_mb = t_mb * (2.0 / 3.0)
     comm_once = np.where(z == 0, ar, np.where(z == 1, rs + ag, np.where(z == 2, ag, 0.0)))
-    comm_per_mb = np.where(z == 2, rs, np.where(z == 3, 2 * ag + rs, 0.0))
+    fsdp = _fsdp_per_block(spec, plans, dev, state_elem, g_bytes)
+    comm_per_mb = np.where(z == 2, rs, np.where(z == 3, fsdp_total_per_microbatch(*fsdp), 0.0))
     total_comm = comm_once + comm_per_mb * m
     if dp_overlap:
         tail = dp_reduce_time(np.minimum(grads, DDP_BUCKET_BYTES), plans, dev, "all_reduce")
@@ -505,7 +544,11 @@ def step_time(
         exposed_once = np.where(
             z <= 1, np.maximum(hidden_once, np.minimum(tail, comm_once)), hidden_once
         )
-        exposed_mb = np.maximum(comm_per_mb - t_mb, 0.0) * m
+        # ZeRO-3 per block: each block's compute hides the next block's gather (overlap.py)
+        layered = fsdp_exposed_per_microbatch(
+            *fsdp[:4], fwd_block, block - fwd_block, fsdp[4]
+        )
+        exposed_mb = np.where(z == 3, layered, np.maximum(comm_per_mb - t_mb, 0.0)) * m
         exposed = exposed_once + exposed_mb
     else:
         exposed = total_comm
