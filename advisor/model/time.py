@@ -545,9 +545,7 @@ def step_time(
             z <= 1, np.maximum(hidden_once, np.minimum(tail, comm_once)), hidden_once
         )
         # ZeRO-3 per block: each block's compute hides the next block's gather (overlap.py)
-        layered = fsdp_exposed_per_microbatch(
-            *fsdp[:4], fwd_block, block - fwd_block, fsdp[4]
-        )
+        layered = fsdp_exposed_per_microbatch(*fsdp[:4], fwd_block, block - fwd_block, fsdp[4])
         exposed_mb = np.where(z == 3, layered, np.maximum(comm_per_mb - t_mb, 0.0)) * m
         exposed = exposed_once + exposed_mb
     else:
