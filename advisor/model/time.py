@@ -430,27 +430,38 @@ def dp_reduce_time(nbytes: Any, plans: Plans, dev: DeviceModel, kind: str) -> np
     spans nodes: each node's NICs (rail-optimised, one share per device) carry
     factor x bytes x devices_per_node / ranks_per_node. The group is data x context
     parallel (parallel.dp_group)."""
+    latency, per_byte = dp_collective_terms(plans, dev, kind)
+    return latency + nbytes * per_byte
+
+
+def _bus_factor(kind: str, n: Any) -> Any:
+    """nccl-tests' busbw factor: 2(n-1)/n for all-reduce, (n-1)/n otherwise."""
+    return 2 * (n - 1) / n if kind == "all_reduce" else (n - 1) / n
+
+
+def dp_collective_terms(plans: Plans, dev: DeviceModel, kind: str) -> tuple[Any, Any]:
+    """(latency seconds, seconds per byte) of dp_reduce_time, which is linear in the
+    bytes: computed once per step and kind, shared by every data-parallel collective."""
     group = dp_group(plans)
     n = group.astype(float)
     per_node = dev.devices_per_node
     ranks_per_node = np.clip(per_node // plans.tp, 1, None)
     ranks_per_node = np.minimum(ranks_per_node, group)
     intra_only = plans.tp * group <= per_node
-    t_intra = collective_time(kind, nbytes, n, dev.intra_bus_bandwidth, dev.intra_latency)
+    intra_bw = max(dev.intra_bus_bandwidth, 1.0)
     g = np.maximum(n / ranks_per_node, 1.0)
-    factor = 2 * (g - 1) / g if kind == "all_reduce" else (g - 1) / g
-    t_inter = dev.inter_latency + factor * nbytes * per_node / ranks_per_node / max(
-        dev.inter_node_bandwidth, 1.0
+    inter_per_byte = (
+        _bus_factor(kind, g) * per_node / ranks_per_node / max(dev.inter_node_bandwidth, 1.0)
+        + _bus_factor(kind, ranks_per_node) / intra_bw
     )
-    t_inter_intra = collective_time(
-        kind, nbytes, ranks_per_node, dev.intra_bus_bandwidth, dev.intra_latency
-    )
-    t = np.where(intra_only, t_intra, t_inter + t_inter_intra)
-    return np.where(n > 1, t, 0.0)
+    inter_latency = dev.inter_latency + np.where(ranks_per_node > 1, dev.intra_latency, 0.0)
+    latency = np.where(intra_only, dev.intra_latency, inter_latency)
+    per_byte = np.where(intra_only, _bus_factor(kind, n) / intra_bw, inter_per_byte)
+    return np.where(n > 1, latency, 0.0), np.where(n > 1, per_byte, 0.0)
 
 
 def _fsdp_per_block(
-    spec: ModelSpec, plans: Plans, dev: DeviceModel, elem: float, grad_elem: float
+    spec: ModelSpec, plans: Plans, gather: tuple[Any, Any], elem: float, grad_elem: float
 ) -> tuple[np.ndarray, ...]:
     """ZeRO-3 collectives of the heaviest stage, per unit: (block all-gather, block
     reduce-scatter, root all-gather, root reduce-scatter, blocks on the stage). The root
@@ -458,13 +469,10 @@ def _fsdp_per_block(
     counts = count_params(spec)
     block = counts.per_layer / plans.tp
     root = (counts.embedding + (counts.output + counts.final_norm) * (plans.pp == 1)) / plans.tp
-    return (
-        dp_reduce_time(block * elem, plans, dev, "all_gather"),
-        dp_reduce_time(block * grad_elem, plans, dev, "reduce_scatter"),
-        dp_reduce_time(root * elem, plans, dev, "all_gather"),
-        dp_reduce_time(root * grad_elem, plans, dev, "reduce_scatter"),
-        max_stage_layers(spec.layers, plans.pp).astype(float),
-    )
+    # All-gather and reduce-scatter share nccl-tests' factor (n-1)/n: one call for all four.
+    nbytes = np.stack([block * elem, block * grad_elem, root * elem, root * grad_elem])
+    t = gather[0] + nbytes * gather[1]  # dp_reduce_time's terms (gather factor = scatter's)
+    return (*t, max_stage_layers(spec.layers, plans.pp).astype(float))
 
 
 def _stage_tensors(spec: ModelSpec, plans: Plans) -> np.ndarray:
@@ -529,17 +537,19 @@ def step_time(
     grads = p_dev * g_bytes
     weights = p_dev * state_elem
     z = plans.zero
-    ar = dp_reduce_time(grads, plans, dev, "all_reduce")
-    rs = dp_reduce_time(grads, plans, dev, "reduce_scatter")
-    ag = dp_reduce_time(weights, plans, dev, "all_gather")
+    reduce = dp_collective_terms(plans, dev, "all_reduce")
+    gather = dp_collective_terms(plans, dev, "all_gather")  # reduce-scatter's too
+    ar = reduce[0] + grads * reduce[1]
+    rs = gather[0] + grads * gather[1]
+    ag = gather[0] + weights * gather[1]
     # Per-step communication and the backward time available to hide it.
     backward_mb = t_mb * (2.0 / 3.0)
     comm_once = np.where(z == 0, ar, np.where(z == 1, rs + ag, np.where(z == 2, ag, 0.0)))
-    fsdp = _fsdp_per_block(spec, plans, dev, state_elem, g_bytes)
+    fsdp = _fsdp_per_block(spec, plans, gather, state_elem, g_bytes)
     comm_per_mb = np.where(z == 2, rs, np.where(z == 3, fsdp_total_per_microbatch(*fsdp), 0.0))
     total_comm = comm_once + comm_per_mb * m
     if dp_overlap:
-        tail = dp_reduce_time(np.minimum(grads, DDP_BUCKET_BYTES), plans, dev, "all_reduce")
+        tail = reduce[0] + np.minimum(grads, DDP_BUCKET_BYTES) * reduce[1]
         hidden_once = np.maximum(comm_once - backward_mb, 0.0)
         exposed_once = np.where(
             z <= 1, np.maximum(hidden_once, np.minimum(tail, comm_once)), hidden_once
