@@ -17,7 +17,8 @@ A step is m micro-batches through p stages: m·T plus the 1F1B bubble
 2021, §2.2: bubble fraction (p-1)/(v·m)). Data-parallel gradient reduction
 overlaps backward; only what the last micro-batch's backward cannot hide is
 exposed (ZeRO-2 and ZeRO-3 communicate every micro-batch, Rajbhandari et al.
-2020 §5; FSDP gathers weights before each forward and backward).
+2020 §5; FSDP gathers weights before each forward and backward, and for ZeRO-3 what
+is hidden is counted per block, advisor/model/overlap.py).
 
 What a device's own calibration measures is used where its profile gives it
 (advisor/model/device.py; none of the shipped GPU profiles do): a fused
