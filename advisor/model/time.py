@@ -17,7 +17,8 @@ A step is m micro-batches through p stages: m·T plus the 1F1B bubble
 2021, §2.2: bubble fraction (p-1)/(v·m)). Data-parallel gradient reduction
 overlaps backward; only what the last micro-batch's backward cannot hide is
 exposed (ZeRO-2 and ZeRO-3 communicate every micro-batch, Rajbhandari et al.
-2020 §5; FSDP gathers weights before each forward and backward).
+2020 §5; FSDP gathers weights before each forward and backward, and for ZeRO-3 what
+is hidden is counted per block, advisor/model/overlap.py).
 
 What a device's own calibration measures is used where its profile gives it
 (advisor/model/device.py; none of the shipped GPU profiles do): a fused
@@ -44,6 +45,7 @@ import numpy as np
 from advisor.model.device import DeviceModel
 from advisor.model.memory import dtype_bytes
 from advisor.model.ops import Op, block_ops, cast_ops, head_ops, step_tensors
+from advisor.model.overlap import fsdp_exposed_per_microbatch, fsdp_total_per_microbatch
 from advisor.model.parallel import (
     dp_group,
     max_stage_layers,
@@ -246,7 +248,21 @@ def microbatch_stage_time(
 ) -> np.ndarray:
     """Seconds (matrix, vector, tp comm, cp comm) for one micro-batch forward+backward
     (+recompute) on the slowest pipeline stage: L/p blocks plus the output layer and
-    loss, or with uneven stages the heaviest of them (advisor/model/parallel.py).
+    loss, or with uneven stages the heaviest of them (advisor/model/parallel.py)."""
+    return _stage_and_block(spec, plans, dev, precision, flash_attention, autocast, tp_overlap)[0]
+
+
+def _stage_and_block(
+    spec: ModelSpec,
+    plans: Plans,
+    dev: DeviceModel,
+    precision: str,
+    flash_attention: bool = True,
+    autocast: bool = False,
+    tp_overlap: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(microbatch_stage_time's parts, one block's forward seconds, one block's forward +
+    backward + recompute seconds): the windows that hide FSDP's per-block communication.
 
     A block's time depends only on (micro-batch, tp, sp, recompute, cp, the stage's
     first device), which take few distinct values across a search, so it is computed
@@ -256,10 +272,11 @@ def microbatch_stage_time(
     key = key * 2 + cross
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     u = plans.take(first)
-    per_block, head = _block_and_head(
+    per_block, head, fwd_block = _block_and_head(
         spec, u, dev, precision, flash_attention, autocast, tp_overlap
     )
-    return stage_time(spec.layers, plans.pp, per_block[:, inverse], head[:, inverse])
+    parts = stage_time(spec.layers, plans.pp, per_block[:, inverse], head[:, inverse])
+    return parts, fwd_block[inverse], per_block.sum(axis=0)[inverse]
 
 
 def _measured_attention(
@@ -300,7 +317,8 @@ def _block_and_head(
     flash_attention: bool,
     autocast: bool = False,
     tp_overlap: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(per-block parts, head parts, per-block forward seconds)."""
     elem = dtype_bytes(precision)  # type: ignore[arg-type]
     autocast = autocast and precision != "fp32"
     residual = 4 if autocast else elem
@@ -367,7 +385,10 @@ def _block_and_head(
         blk, hd, _ = step_tensors(spec, b=b, t=t, sp=sp, elem=elem, autocast=autocast)
         per_block = per_block + np.array([[0.0], [1.0], [0.0]]) * first_touch_time(blk, dev)
         head = head + np.array([[0.0], [1.0], [0.0]]) * first_touch_time(hd, dev)
-    return np.vstack([per_block, ring]), np.vstack([head, np.zeros(n)])
+    # Ring attention overlaps the attention it feeds; a third of it is forward's (one
+    # chunk out against two back, parallel.ring_attention_time).
+    fwd_block = fwd.sum(axis=0) + ring / 3.0
+    return np.vstack([per_block, ring]), np.vstack([head, np.zeros(n)]), fwd_block
 
 
 def _ring_time(
@@ -420,23 +441,49 @@ def dp_reduce_time(nbytes: Any, plans: Plans, dev: DeviceModel, kind: str) -> np
     spans nodes: each node's NICs (rail-optimised, one share per device) carry
     factor x bytes x devices_per_node / ranks_per_node. The group is data x context
     parallel (parallel.dp_group)."""
+    latency, per_byte = dp_collective_terms(plans, dev, kind)
+    return latency + nbytes * per_byte
+
+
+def _bus_factor(kind: str, n: Any) -> Any:
+    """nccl-tests' busbw factor: 2(n-1)/n for all-reduce, (n-1)/n otherwise."""
+    return 2 * (n - 1) / n if kind == "all_reduce" else (n - 1) / n
+
+
+def dp_collective_terms(plans: Plans, dev: DeviceModel, kind: str) -> tuple[Any, Any]:
+    """(latency seconds, seconds per byte) of dp_reduce_time, which is linear in the
+    bytes: computed once per step and kind, shared by every data-parallel collective."""
     group = dp_group(plans)
     n = group.astype(float)
     per_node = dev.devices_per_node
     ranks_per_node = np.clip(per_node // plans.tp, 1, None)
     ranks_per_node = np.minimum(ranks_per_node, group)
     intra_only = plans.tp * group <= per_node
-    t_intra = collective_time(kind, nbytes, n, dev.intra_bus_bandwidth, dev.intra_latency)
+    intra_bw = max(dev.intra_bus_bandwidth, 1.0)
     g = np.maximum(n / ranks_per_node, 1.0)
-    factor = 2 * (g - 1) / g if kind == "all_reduce" else (g - 1) / g
-    t_inter = dev.inter_latency + factor * nbytes * per_node / ranks_per_node / max(
-        dev.inter_node_bandwidth, 1.0
+    inter_per_byte = (
+        _bus_factor(kind, g) * per_node / ranks_per_node / max(dev.inter_node_bandwidth, 1.0)
+        + _bus_factor(kind, ranks_per_node) / intra_bw
     )
-    t_inter_intra = collective_time(
-        kind, nbytes, ranks_per_node, dev.intra_bus_bandwidth, dev.intra_latency
-    )
-    t = np.where(intra_only, t_intra, t_inter + t_inter_intra)
-    return np.where(n > 1, t, 0.0)
+    inter_latency = dev.inter_latency + np.where(ranks_per_node > 1, dev.intra_latency, 0.0)
+    latency = np.where(intra_only, dev.intra_latency, inter_latency)
+    per_byte = np.where(intra_only, _bus_factor(kind, n) / intra_bw, inter_per_byte)
+    return np.where(n > 1, latency, 0.0), np.where(n > 1, per_byte, 0.0)
+
+
+def _fsdp_per_block(
+    spec: ModelSpec, plans: Plans, gather: tuple[Any, Any], elem: float, grad_elem: float
+) -> tuple[np.ndarray, ...]:
+    """ZeRO-3 collectives of the heaviest stage, per unit: (block all-gather, block
+    reduce-scatter, root all-gather, root reduce-scatter, blocks on the stage). The root
+    unit holds the embedding and, on a single stage, the output layer and final norm."""
+    counts = count_params(spec)
+    block = counts.per_layer / plans.tp
+    root = (counts.embedding + (counts.output + counts.final_norm) * (plans.pp == 1)) / plans.tp
+    # All-gather and reduce-scatter share nccl-tests' factor (n-1)/n: one call for all four.
+    nbytes = np.stack([block * elem, block * grad_elem, root * elem, root * grad_elem])
+    t = gather[0] + nbytes * gather[1]  # dp_reduce_time's terms (gather factor = scatter's)
+    return (*t, max_stage_layers(spec.layers, plans.pp).astype(float))
 
 
 def _stage_tensors(spec: ModelSpec, plans: Plans) -> np.ndarray:
@@ -478,7 +525,7 @@ def step_time(
     elem = dtype_bytes(precision)  # type: ignore[arg-type]
     state_elem = 4 if autocast else elem  # weights and gradients as stored and communicated
     g_bytes = grad_bytes if grad_bytes is not None else float(state_elem)
-    parts = microbatch_stage_time(
+    parts, fwd_block, block = _stage_and_block(
         spec, plans, dev, precision, flash_attention, autocast, tp_overlap
     )
     t_mb = parts.sum(axis=0)
@@ -501,21 +548,26 @@ def step_time(
     grads = p_dev * g_bytes
     weights = p_dev * state_elem
     z = plans.zero
-    ar = dp_reduce_time(grads, plans, dev, "all_reduce")
-    rs = dp_reduce_time(grads, plans, dev, "reduce_scatter")
-    ag = dp_reduce_time(weights, plans, dev, "all_gather")
+    reduce = dp_collective_terms(plans, dev, "all_reduce")
+    gather = dp_collective_terms(plans, dev, "all_gather")  # reduce-scatter's too
+    ar = reduce[0] + grads * reduce[1]
+    rs = gather[0] + grads * gather[1]
+    ag = gather[0] + weights * gather[1]
     # Per-step communication and the backward time available to hide it.
     backward_mb = t_mb * (2.0 / 3.0)
     comm_once = np.where(z == 0, ar, np.where(z == 1, rs + ag, np.where(z == 2, ag, 0.0)))
-    comm_per_mb = np.where(z == 2, rs, np.where(z == 3, 2 * ag + rs, 0.0))
+    fsdp = _fsdp_per_block(spec, plans, gather, state_elem, g_bytes)
+    comm_per_mb = np.where(z == 2, rs, np.where(z == 3, fsdp_total_per_microbatch(*fsdp), 0.0))
     total_comm = comm_once + comm_per_mb * m
     if dp_overlap:
-        tail = dp_reduce_time(np.minimum(grads, DDP_BUCKET_BYTES), plans, dev, "all_reduce")
+        tail = reduce[0] + np.minimum(grads, DDP_BUCKET_BYTES) * reduce[1]
         hidden_once = np.maximum(comm_once - backward_mb, 0.0)
         exposed_once = np.where(
             z <= 1, np.maximum(hidden_once, np.minimum(tail, comm_once)), hidden_once
         )
-        exposed_mb = np.maximum(comm_per_mb - t_mb, 0.0) * m
+        # ZeRO-3 per block: each block's compute hides the next block's gather (overlap.py)
+        layered = fsdp_exposed_per_microbatch(*fsdp[:4], fwd_block, block - fwd_block, fsdp[4])
+        exposed_mb = np.where(z == 3, layered, np.maximum(comm_per_mb - t_mb, 0.0)) * m
         exposed = exposed_once + exposed_mb
     else:
         exposed = total_comm
