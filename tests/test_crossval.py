@@ -67,13 +67,14 @@ def test_each_row_is_predicted_without_its_own_source(cv) -> None:
 
 
 def test_cross_validated_error_on_steady_state_rows(cv) -> None:
-    # Measured (advisor accuracy): CV median 10.4%, p90 54%; napkin median 23.3%.
-    # Bounds: what is measured plus a small margin. Issue 10's target (8%) is not met:
-    # torchtitan's rows (one source, 29 rows) are the reason, see the closing note.
+    # Measured (advisor accuracy, 96 steady-state rows): CV median 8.9%, p90 39.7%;
+    # napkin median 23.8%. Bounds: what is measured plus a small margin. Issue 10's
+    # target (8%) is not met: torchtitan's 34 rows (one project, 500 W H100s the catalog
+    # does not have) are the reason, see the closing note.
     _, _, rows = cv
     s = summary(rows)["steady_state"]
-    assert s["cv"]["median_abs_error"] <= 0.11
-    assert s["cv"]["p90_abs_error"] <= 0.57
+    assert s["cv"]["median_abs_error"] <= 0.095
+    assert s["cv"]["p90_abs_error"] <= 0.44
     assert s["cv"]["median_abs_error"] <= 0.5 * s["napkin"]["median_abs_error"]
 
 
@@ -88,8 +89,8 @@ def test_cross_validated_error_per_source(cv) -> None:
         "llm-foundry",
     ):
         assert by[src]["cv"]["median_abs_error"] <= 0.09, src
-    assert by["megatron-bridge"]["cv"]["median_abs_error"] <= 0.19
-    assert by["torchtitan"]["cv"]["median_abs_error"] <= 0.43
+    assert by["megatron-bridge"]["cv"]["median_abs_error"] <= 0.11
+    assert by["torchtitan"]["cv"]["median_abs_error"] <= 0.32
 
 
 def test_shipped_fit_is_what_crossval_computes() -> None:
