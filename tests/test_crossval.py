@@ -187,3 +187,17 @@ def test_report_range_is_the_measured_range(cli) -> None:
     assert d["answer"]["cost_usd"]["low"] == pytest.approx(top["range"]["cost_usd"]["low"])
     assert d["answer"]["cost_usd"]["high"] == pytest.approx(top["range"]["cost_usd"]["high"])
     assert "cross-validated" in d["answer"]["range_basis"]
+
+
+def test_report_accuracy_is_the_held_out_check(cli, cv) -> None:
+    # The report showed the in-sample A100-fit checks ("fit" / "held out" per row); it
+    # shows what `advisor accuracy` holds: every steady row predicted without its source.
+    r = cli("report", "--params", "125M", "--budget", "2000", "--format", "json", "--out", "-")
+    assert r.code == 0, r.err
+    acc = json.loads(r.out)["accuracy"]
+    steady_rows = [x for x in cv[2] if not x.whole_run]
+    assert [c["id"] for c in acc["checks"]] == [x.id for x in steady_rows]
+    assert acc["summary"]["all"]["median_abs_error"] == pytest.approx(
+        summary(cv[2])["steady_state"]["cv"]["median_abs_error"]
+    )
+    assert "leave-one-source-out" in acc["note"]

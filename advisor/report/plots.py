@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from advisor.accuracy import Check
+from advisor.crossval import CvRow
 from advisor.model.device import EfficiencyCurve
 from advisor.model.memory import GIB
 from advisor.recommend import Option, Query
@@ -366,13 +366,14 @@ def calibration(cal: Calibration) -> str:
         return to_svg(fig, "fig-calibration")
 
 
-def accuracy(checks: list[Check]) -> str:
-    """Predicted against measured for the published runs, per metric, on log axes."""
+def accuracy(checks: list[CvRow]) -> str:
+    """Held-out prediction against measured for the published runs, per metric, on log
+    axes, one colour per source."""
     metrics = (
         ("tokens_per_s_per_gpu", "tokens/s per GPU"),
         ("step_time_s", "step time (s)"),
     )
-    groups = sorted({c.group for c in checks})
+    groups = sorted({c.source for c in checks})
     with _figure(8.0, 3.8, ncols=2) as (fig, axes):
         for ax, (metric, unit) in zip(axes, metrics, strict=True):
             rows = [c for c in checks if c.metric == metric]
@@ -384,19 +385,19 @@ def accuracy(checks: list[Check]) -> str:
             xs = np.array([lo, hi])
             ax.fill_between(xs, xs * 0.9, xs * 1.1, color="#eeeeee", label="±10%", zorder=1)
             ax.plot(xs, xs, color="black", linewidth=0.8, label="predicted = measured", zorder=2)
-            for g, color in zip(groups, PALETTE, strict=False):
-                for fitted, face in ((True, color), (False, "white")):
-                    pts = [c for c in rows if c.group == g and c.fitted == fitted]
-                    if pts:
-                        ax.scatter(
-                            [c.measured for c in pts],
-                            [c.predicted for c in pts],
-                            facecolors=face,
-                            edgecolors=color,
-                            s=30,
-                            zorder=3,
-                            label=f"{g} ({'fit' if fitted else 'held out'})",
-                        )
+            for i, g in enumerate(groups):
+                pts = [c for c in rows if c.source == g]
+                if pts:
+                    color = PALETTE[i % len(PALETTE)]
+                    ax.scatter(
+                        [c.measured for c in pts],
+                        [c.predicted for c in pts],
+                        facecolors=color if i < len(PALETTE) else "white",
+                        edgecolors=color,
+                        s=24,
+                        zorder=3,
+                        label=g,
+                    )
             ax.set_xscale("log")
             ax.set_yscale("log")
             _log_axes(ax)
@@ -406,7 +407,7 @@ def accuracy(checks: list[Check]) -> str:
             ax.set_ylabel(f"predicted {unit}, log scale")
             ax.legend(loc="upper left")
         fig.suptitle(
-            "Accuracy: predicted against measured, published runs",
+            "Accuracy: held-out prediction against measured, published runs",
             x=0.01,
             ha="left",
             fontweight="bold",
