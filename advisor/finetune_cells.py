@@ -69,6 +69,13 @@ def parse_lora_targets(text: str) -> tuple[tuple[str, ...] | None, tuple[str, ..
     return tuple(m for m in LORA_MATRICES if m in found), extra
 
 
+def fused_qkv(text: str) -> bool:
+    """The source adapts one fused QKV projection (NeMo/MLPerf qkv_proj, Qwen c_attn):
+    one adapter of r·(h + q + 2·kv), not three."""
+    t = (text or "").lower()
+    return "qkv" in t or "c_attn" in t
+
+
 def parse_quant(text: str, method: Method | None) -> tuple[Quant | None, bool | None]:
     """Base-weight storage and double quantization (None where not stated)."""
     t = (text or "").lower()

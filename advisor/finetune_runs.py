@@ -23,6 +23,7 @@ from advisor.errors import AdvisorError
 from advisor.finetune_cells import (
     Method,
     Quant,
+    fused_qkv,
     lead_int,
     num,
     parse_lora_targets,
@@ -75,6 +76,7 @@ class FinetuneRun(_Frozen):
     lora_rank: int | None
     lora_targets: tuple[str, ...] | None  # subset of LORA_MATRICES, in that order
     lora_extra: tuple[str, ...] = ()  # adapted beyond the 7 matrices ("output")
+    lora_fused_qkv: bool = False  # one adapter on a fused QKV projection (MLPerf, Qwen)
     quant: Quant | None
     double_quant: bool | None  # None: not stated
     precision: Precision | None
@@ -299,6 +301,7 @@ def map_row(r: dict[str, str]) -> FinetuneRun:
         "lora_rank": lead_int(r.get("lora_rank")) if method in ("lora", "qlora") else None,
         "lora_targets": targets if method in ("lora", "qlora") else None,
         "lora_extra": lora_extra,
+        "lora_fused_qkv": targets is not None and fused_qkv(r.get("lora_targets", "")),
         "quant": quant,
         "double_quant": dq,
         "precision": extra.get("precision") or parse_precision(r.get("precision", "")),
