@@ -16,7 +16,6 @@ import functools
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from advisor.errors import AdvisorError
@@ -33,13 +32,13 @@ from advisor.finetune_cells import (
     parse_quant,
     parse_recompute,
 )
+from advisor.finetune_sources import SOURCES_FILE, sources_data
 from advisor.model.presets import preset
 from advisor.model.spec import ModelSpec, Optimizer, Precision, Recompute
 from advisor.runs import family_of
 
 DATA = Path(__file__).resolve().parent / "data"
 RUNS_FILE = DATA / "finetune_runs.csv"
-SOURCES_FILE = DATA / "finetune_sources.yaml"
 
 GIB = 2**30
 MEMORY_UNIT_BYTES = {"GiB": float(GIB), "GB": 1e9}
@@ -118,11 +117,6 @@ class FinetuneRun(_Frozen):
         if self.memory_reason == self.throughput_reason:
             return self.memory_reason
         return f"memory: {self.memory_reason}; throughput: {self.throughput_reason}"
-
-
-@functools.lru_cache(maxsize=1)
-def sources_data() -> dict[str, Any]:
-    return yaml.safe_load(SOURCES_FILE.read_text(encoding="utf-8"))
 
 
 @functools.lru_cache(maxsize=1)
@@ -221,7 +215,7 @@ def _memory_reason(
         return f"measurement: a claim ({scope.replace('_', ' ')}), not a measurement"
     if scope == "aggregate":
         return "measurement: total over an unknown number of devices"
-    if "doubtful_memory" in row_extra:
+    if row_extra.get("doubtful_memory"):
         return f"measurement: doubtful ({row_extra['doubtful_memory']})"
     if run["optimizer"] is None and run["method"] == "full":
         return "setting: optimizer not stated"
@@ -252,6 +246,10 @@ def _throughput_reason(run: dict[str, Any]) -> str | None:
     return _unmodelled(run["features"], "throughput")
 
 
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
 def map_row(r: dict[str, str]) -> FinetuneRun:
     """One CSV row, mapped (finetune_sources.yaml supplies what its cells leave open)."""
     data = sources_data()
@@ -277,7 +275,7 @@ def map_row(r: dict[str, str]) -> FinetuneRun:
     if opt is None and src.get("optimizer"):
         opt, opt_assumed = src["optimizer"]["name"], True
     recompute, act_offload = parse_recompute(r.get("grad_checkpointing", ""))
-    if "recompute" in extra:
+    if extra.get("recompute"):
         recompute = extra["recompute"]
     features = tuple(extra.get("features", ()))
     if act_offload and "activation_offload" not in features:
@@ -321,7 +319,7 @@ def map_row(r: dict[str, str]) -> FinetuneRun:
         "seq_len_memory": seq_mem,
         "recompute": recompute or "none",
         "recompute_stated": recompute is not None,
-        "layout": {k: extra.get(k, src.get(k)) for k in ("tp", "pp", "cp", "zero")},
+        "layout": {k: _first(extra.get(k), src.get(k)) for k in ("tp", "pp", "cp", "zero")},
         "features": features,
         "peak_memory_printed": printed,
         "memory_unit": src["memory_unit"],

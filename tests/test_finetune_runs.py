@@ -259,3 +259,17 @@ def test_leave_one_source_out_fit_never_sees_the_held_out_source() -> None:
     assert not math.isnan(res.summary["peak_memory_bytes"]["overall"]["model"]["median_abs_error"])
     with pytest.raises(ValueError):
         finetune_checks(_fake, fit=fit)
+
+
+def test_a_malformed_sources_file_names_the_file_and_field() -> None:
+    from advisor.errors import AdvisorError
+    from advisor.finetune_sources import validate_sources
+
+    raw = yaml.safe_load(SOURCES_FILE.read_text(encoding="utf-8"))
+    raw["sources"]["tt"]["memory_unit"] = "MiB"
+    with pytest.raises(AdvisorError, match=r"finetune_sources\.yaml: sources\.tt\.memory_unit"):
+        validate_sources(raw)
+    raw = yaml.safe_load(SOURCES_FILE.read_text(encoding="utf-8"))
+    raw["accelerators"]["T4"] = {"id": None}
+    with pytest.raises(AdvisorError, match=r"accelerators\.T4: a null id needs a 'why'"):
+        validate_sources(raw)
