@@ -332,6 +332,8 @@ def map_row(r: dict[str, str]) -> FinetuneRun:
         "time_to_train": r.get("time_to_train") or None,
     }
     shared = _shared_reason(run, acc_entry.get("why"), spec_why)
+    if shared == "setting: precision not stated" and r.get("precision"):
+        shared += f" (printed: '{r['precision']}')"  # e.g. MLPerf's 'not verified'
     run["memory_reason"] = shared or _memory_reason(run, src, extra)
     run["throughput_reason"] = shared or _throughput_reason(run)
     return FinetuneRun(**run)
