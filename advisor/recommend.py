@@ -37,6 +37,7 @@ from advisor.estimate import (
     describe,
     overhead_bytes,
 )
+from advisor.finetune.spec import FinetuneSpec, check_quant_support
 from advisor.hardware import Hardware
 from advisor.layout import DEFAULT_MEMORY_HEADROOM, batch_notes, default_batch_tokens
 from advisor.model.device import device_model
@@ -191,6 +192,7 @@ def recommend(
     owned: bool = False,
     memory_headroom: float = DEFAULT_MEMORY_HEADROOM,
     stack: StackConventions | None = None,
+    finetune: FinetuneSpec | None = None,
 ) -> RecommendOut:
     started = time.perf_counter()
     stack = stack or resolve(catalog, None)
@@ -217,6 +219,11 @@ def recommend(
         acc = catalog.accelerator(head.accelerator)
         if acc.memory_bytes is None:
             skipped[acc.id] = "no sourced memory size in the catalog"
+            continue
+        try:
+            check_quant_support(acc, finetune)
+        except AdvisorError as e:
+            skipped[acc.id] = str(e)  # no int8/NF4 kernels for a quantized base
             continue
         prof = profile if profile is not None and profile.accelerator == acc.id else None
         prof = prof or catalog.profile_for(acc.id)
@@ -264,6 +271,7 @@ def recommend(
             flash_attention=conv.flash_attention,
             dp_overlap=conv.dp_overlap,
             tp_overlap=conv.tp_overlap,
+            finetune=finetune,
         )
         plans_scored += len(plans)
         devs = scored.devices
