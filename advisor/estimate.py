@@ -252,22 +252,33 @@ def estimate(
     if i is None:
         i = int(scored.memory_total.argmin())
     out = describe(spec, training, hw, dev, scored, i, tokens, pricing, grid_kg_per_kwh, stack)
+    out = with_finetune(out, spec, finetune)
     assumptions = list(out.assumptions)
-    if finetune is not None:
-        assumptions += finetune_notes(finetune)
     if training.tokens is None:
         assumptions.append(f"tokens = {CHINCHILLA_TOKENS_PER_PARAM} x parameters (Chinchilla)")
     given = training.global_batch_tokens is not None
     assumptions += batch_notes(batch, out.global_batch_tokens, spec.seq_len, given, counts.total)
-    update: dict[str, Any] = {
-        "chosen": choice.unset(),
-        "plans_considered": len(scored.plans),
-        "assumptions": assumptions,
-    }
-    if finetune is not None:
-        update["method"] = finetune.method
-        update["trainable_params"] = trainable_params(spec, finetune)
-    return out.model_copy(update=update)
+    return out.model_copy(
+        update={
+            "chosen": choice.unset(),
+            "plans_considered": len(scored.plans),
+            "assumptions": assumptions,
+        }
+    )
+
+
+def with_finetune(out: EstimateOut, spec: ModelSpec, ft: FinetuneSpec | None) -> EstimateOut:
+    """An estimate document with the fine-tuning method, trainable parameters and what
+    the method assumes; unchanged for pretraining (None)."""
+    if ft is None:
+        return out
+    return out.model_copy(
+        update={
+            "method": ft.method,
+            "trainable_params": trainable_params(spec, ft),
+            "assumptions": [*out.assumptions, *finetune_notes(ft)],
+        }
+    )
 
 
 def finetune_notes(ft: FinetuneSpec) -> list[str]:

@@ -36,6 +36,7 @@ from advisor.estimate import (
     allocator_slack,
     describe,
     overhead_bytes,
+    with_finetune,
 )
 from advisor.finetune.spec import FinetuneSpec, check_quant_support
 from advisor.hardware import Hardware
@@ -364,6 +365,7 @@ def recommend(
             grid_kg_per_kwh,
             asked,
             convs.get(c.hw.accelerator.id),
+            finetune,
         )
         for r, c in enumerate(ok[:top])
     ]
@@ -425,8 +427,10 @@ def _option(
     grid: float,
     asked: tuple[float, bool],
     stack: StackConventions | None = None,
+    finetune: FinetuneSpec | None = None,
 ) -> Option:
     est = describe(spec, training, c.hw, c.dev, c.scored, c.index, tokens, pricing, grid, stack)
+    est = with_finetune(est, spec, finetune)
     used = est.global_batch_tokens
     batch = batch_notes(asked[0], used, spec.seq_len, asked[1], count_params(spec).total)
     est = est.model_copy(update={"assumptions": [*est.assumptions, *batch]})

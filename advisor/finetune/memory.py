@@ -22,7 +22,7 @@ per output row: a named assumption (the notes give NF4's layout, not int8's).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ from advisor.finetune.params import (
 from advisor.finetune.spec import FinetuneSpec
 from advisor.model.memory import (
     REC_CODE,
+    StateBytes,
     activation_memory,
     autocast,
     dtype_bytes,
@@ -83,6 +84,19 @@ def adapter_moment_bytes(optimizer: str, spec: ModelSpec, ft: FinetuneSpec) -> f
     if optimizer == "adam8bit":
         return 2.0 + 8.0 / 2048
     return adafactor_adapter_state_bytes(spec, ft) / max(lora_params_per_layer(spec, ft), 1)
+
+
+def adapter_state_bytes(training: TrainingSpec, spec: ModelSpec) -> StateBytes:
+    """Bytes per adapter parameter of weights, gradients and master copy. Under the
+    'advisor' convention the adapters train in the working dtype with fp32 optimizer
+    moments and no fp32 master: 2 + 2 + 8 bytes with AdamW (finetune-notes.md, "Memory
+    per trainable parameter": 2 + 2 + 8, +4 with an fp32 master; that the common LoRA
+    recipes keep no master is an assumption). The other conventions keep theirs
+    (amp: fp32 weights and gradients; megatron, deepspeed: an fp32 master)."""
+    sb = state_bytes(training.precision, training.optimizer, training.convention, spec)
+    if training.convention == "advisor":
+        return replace(sb, master=0.0)
+    return sb
 
 
 @dataclass(frozen=True)
@@ -148,7 +162,7 @@ def finetune_memory(
     base, consts = base_storage(spec, plan, training, ft)
     stage = max_stage_layers(spec.layers, plan.pp)
     n_adapt = stage * lora_params_per_layer(spec, ft) / plan.tp
-    sb = state_bytes(training.precision, training.optimizer, training.convention, spec)
+    sb = adapter_state_bytes(training, spec)
     moments = adapter_moment_bytes(training.optimizer, spec, ft)
     code = REC_CODE[training.recompute] if rec is None else np.asarray(rec)
     act = activation_memory(spec, plan, training, rec=code, flash_attention=flash_attention)
