@@ -256,6 +256,11 @@ def estimate(
     assumptions = list(out.assumptions)
     if training.tokens is None:
         assumptions.append(f"tokens = {CHINCHILLA_TOKENS_PER_PARAM} x parameters (Chinchilla)")
+        if finetune is not None:
+            assumptions.append(
+                "that is a pretraining default: give the dataset as --tokens-per-epoch and "
+                "--epochs (or --tokens) for fine-tuning"
+            )
     given = training.global_batch_tokens is not None
     assumptions += batch_notes(batch, out.global_batch_tokens, spec.seq_len, given, counts.total)
     return out.model_copy(

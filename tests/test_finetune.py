@@ -225,6 +225,8 @@ def test_acceptance_qlora_llama3_8b_fits_an_rtx_4090(cli) -> None:
     pre = json.loads(cli(*[a for a in ACCEPT if a not in ("--method", "qlora")]).out)
     assert set(pre) | {"method", "trainable_params"} == set(d)
     assert "method" not in pre and "base_weights" not in pre["memory_per_device_bytes"]
+    assert any("--tokens-per-epoch" in a for a in d["assumptions"])  # no dataset was given
+    assert not any("--tokens-per-epoch" in a for a in pre["assumptions"])
 
 
 def test_human_output_names_the_parts(cli) -> None:
