@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from advisor.catalog import Catalog, load_catalog
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, run_cost
 from advisor.errors import UsageError
+from advisor.finetune.params import trainable_params
+from advisor.finetune.spec import FinetuneSpec, check_quant_support
 from advisor.fitted import prediction_range
 from advisor.hardware import Hardware
 from advisor.layout import (
@@ -58,12 +60,19 @@ class PlanOut(BaseModel):
 
 
 class MemoryOut(BaseModel):
+    """Bytes per device. total = weights + gradients + optimizer + activations + other.
+    LoRA/QLoRA add the parts of `weights`: base_weights + quant_constants + adapters =
+    weights; gradients and optimizer are then the adapters' (advisor/finetune/memory.py)."""
+
     weights: float
     gradients: float
     optimizer: float
     activations: float
     other: float
     total: float
+    base_weights: float | None = None
+    quant_constants: float | None = None
+    adapters: float | None = None
 
 
 class EstimateOut(BaseModel):
@@ -113,6 +122,10 @@ class EstimateOut(BaseModel):
     )
     plans_considered: int
     assumptions: list[str]
+    method: str | None = Field(default=None, description="full, lora or qlora (fine-tuning).")
+    trainable_params: int | None = Field(
+        default=None, description="Parameters the optimizer updates (fine-tuning)."
+    )
 
 
 def overhead_bytes(hw: Hardware) -> tuple[float, str | None]:
@@ -156,8 +169,11 @@ def search_hardware(
     catalog: Catalog | None = None,
     headroom: float = DEFAULT_MEMORY_HEADROOM,
     stack: StackConventions | None = None,
+    finetune: FinetuneSpec | None = None,
 ) -> tuple[Scored, DeviceModel]:
-    """Score every plan the choice allows on this hardware, under the stack's conventions."""
+    """Score every plan the choice allows on this hardware, under the stack's conventions
+    (`finetune`: LoRA/QLoRA, advisor/finetune/)."""
+    check_quant_support(hw.accelerator, finetune)
     catalog = catalog or load_catalog()
     stack = stack or resolve(catalog, None)
     dev = apply_efficiency(hardware_device(catalog, hw, stack.id), stack)
@@ -192,6 +208,7 @@ def search_hardware(
         flash_attention=stack.flash_attention,
         dp_overlap=stack.dp_overlap,
         tp_overlap=stack.tp_overlap,
+        finetune=finetune,
     )
     return scored, dev
 
@@ -206,9 +223,11 @@ def estimate(
     catalog: Catalog | None = None,
     memory_headroom: float = DEFAULT_MEMORY_HEADROOM,
     stack: StackConventions | None = None,
+    finetune: FinetuneSpec | None = None,
 ) -> EstimateOut:
     """Everything about one job on one hardware; unset layout fields are searched under
-    the software stack's conventions (default: 'auto')."""
+    the software stack's conventions (default: 'auto'). `finetune` (advisor/finetune/):
+    full, LoRA or QLoRA; None is pretraining, unchanged."""
     catalog = catalog or load_catalog()
     stack = for_accelerator(catalog, stack or resolve(catalog, None), hw.accelerator.id)
     counts = count_params(spec)
@@ -225,7 +244,7 @@ def estimate(
             choice.cp or 1,
         )
     scored, dev = search_hardware(
-        spec, training, hw, choice, batch, catalog, memory_headroom, stack
+        spec, training, hw, choice, batch, catalog, memory_headroom, stack, finetune
     )
     i = scored.best()
     if i is None:  # nothing leaves the headroom free: the fastest that fits at all
@@ -233,9 +252,15 @@ def estimate(
     if i is None:
         i = int(scored.memory_total.argmin())
     out = describe(spec, training, hw, dev, scored, i, tokens, pricing, grid_kg_per_kwh, stack)
+    out = with_finetune(out, spec, finetune)
     assumptions = list(out.assumptions)
     if training.tokens is None:
         assumptions.append(f"tokens = {CHINCHILLA_TOKENS_PER_PARAM} x parameters (Chinchilla)")
+        if finetune is not None:
+            assumptions.append(
+                "that is a pretraining default: give the dataset as --tokens-per-epoch and "
+                "--epochs (or --tokens) for fine-tuning"
+            )
     given = training.global_batch_tokens is not None
     assumptions += batch_notes(batch, out.global_batch_tokens, spec.seq_len, given, counts.total)
     return out.model_copy(
@@ -245,6 +270,45 @@ def estimate(
             "assumptions": assumptions,
         }
     )
+
+
+def with_finetune(out: EstimateOut, spec: ModelSpec, ft: FinetuneSpec | None) -> EstimateOut:
+    """An estimate document with the fine-tuning method, trainable parameters and what
+    the method assumes; unchanged for pretraining (None)."""
+    if ft is None:
+        return out
+    return out.model_copy(
+        update={
+            "method": ft.method,
+            "trainable_params": trainable_params(spec, ft),
+            "assumptions": [*out.assumptions, *finetune_notes(ft)],
+        }
+    )
+
+
+def finetune_notes(ft: FinetuneSpec) -> list[str]:
+    """What a fine-tuning estimate assumes, said beside it."""
+    notes = [f"fine-tuning: {ft.describe()}"]
+    if not ft.adapters:
+        return notes
+    notes += [
+        "memory: weights = base_weights + quant_constants + adapters; gradients and "
+        "optimizer are the adapters' (the frozen base has none)",
+        "activations store every linear layer's input as in full training (conservative "
+        "when only some layers are adapted) plus each adapter's x·A",
+        "MFU and HFU count full training's FLOPs (6 per parameter and token); a frozen base "
+        "skips its weight gradients, so they read high",
+    ]
+    if ft.quantized:
+        notes.append(
+            "one linear layer's dequantized 16-bit copy is under 'other'; the quantized "
+            "base assumes bitsandbytes on a CUDA GPU"
+        )
+    if ft.quant == "int8":
+        notes.append("int8 base: 1 byte per weight and one fp32 scale per row (an assumption)")
+    if ft.paged_optimizer:
+        notes.append("paged optimizer: the same bytes on the device; spikes page to host memory")
+    return notes
 
 
 def describe(
@@ -328,6 +392,11 @@ def describe(
             activations=float(scored.activations[i]),
             other=float(scored.other[i]),
             total=float(scored.memory_total[i]),
+            **{
+                k: float(getattr(scored, k)[i])
+                for k in ("base_weights", "quant_constants", "adapters")
+                if getattr(scored, k) is not None
+            },
         ),
         memory_capacity_bytes=hw.memory_bytes,
         fits=fits,

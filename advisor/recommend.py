@@ -36,7 +36,9 @@ from advisor.estimate import (
     allocator_slack,
     describe,
     overhead_bytes,
+    with_finetune,
 )
+from advisor.finetune.spec import FinetuneSpec, check_quant_support
 from advisor.hardware import Hardware
 from advisor.layout import DEFAULT_MEMORY_HEADROOM, batch_notes, default_batch_tokens
 from advisor.model.device import device_model
@@ -191,6 +193,7 @@ def recommend(
     owned: bool = False,
     memory_headroom: float = DEFAULT_MEMORY_HEADROOM,
     stack: StackConventions | None = None,
+    finetune: FinetuneSpec | None = None,
 ) -> RecommendOut:
     started = time.perf_counter()
     stack = stack or resolve(catalog, None)
@@ -217,6 +220,11 @@ def recommend(
         acc = catalog.accelerator(head.accelerator)
         if acc.memory_bytes is None:
             skipped[acc.id] = "no sourced memory size in the catalog"
+            continue
+        try:
+            check_quant_support(acc, finetune)
+        except AdvisorError as e:
+            skipped[acc.id] = str(e)  # no int8/NF4 kernels for a quantized base
             continue
         prof = profile if profile is not None and profile.accelerator == acc.id else None
         prof = prof or catalog.profile_for(acc.id)
@@ -264,6 +272,7 @@ def recommend(
             flash_attention=conv.flash_attention,
             dp_overlap=conv.dp_overlap,
             tp_overlap=conv.tp_overlap,
+            finetune=finetune,
         )
         plans_scored += len(plans)
         devs = scored.devices
@@ -356,6 +365,7 @@ def recommend(
             grid_kg_per_kwh,
             asked,
             convs.get(c.hw.accelerator.id),
+            finetune,
         )
         for r, c in enumerate(ok[:top])
     ]
@@ -417,8 +427,10 @@ def _option(
     grid: float,
     asked: tuple[float, bool],
     stack: StackConventions | None = None,
+    finetune: FinetuneSpec | None = None,
 ) -> Option:
     est = describe(spec, training, c.hw, c.dev, c.scored, c.index, tokens, pricing, grid, stack)
+    est = with_finetune(est, spec, finetune)
     used = est.global_batch_tokens
     batch = batch_notes(asked[0], used, spec.seq_len, asked[1], count_params(spec).total)
     est = est.model_copy(update={"assumptions": [*est.assumptions, *batch]})

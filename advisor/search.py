@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from advisor.finetune.spec import FinetuneSpec
 from advisor.layout import TIE_TOLERANCE, LayoutChoice, divisors
 from advisor.model.device import DeviceModel
 from advisor.model.flops import hardware_flops_per_token, model_flops_per_token
-from advisor.model.memory import activation_memory, autocast, model_state_memory
+from advisor.model.memory import activation_memory, autocast, dtype_bytes, model_state_memory
 from advisor.model.parallel import check_cp
 from advisor.model.spec import ModelSpec, TrainingSpec
 from advisor.model.time import REC_CODES, Plans, StepTime, step_time
@@ -189,6 +190,10 @@ class Scored:
     hfu: np.ndarray
     roomy: np.ndarray | None = None  # fits and leaves the memory headroom free
     headroom: float = 0.0  # the fraction of capacity `roomy` leaves free
+    # LoRA/QLoRA only (advisor/finetune/memory.py): parts of `weights`
+    base_weights: np.ndarray | None = None
+    quant_constants: np.ndarray | None = None
+    adapters: np.ndarray | None = None
 
     def best(
         self,
@@ -243,16 +248,33 @@ def score(
     allocator_slack: float = 0.0,
     headroom: float = 0.0,
     tp_overlap: bool = False,
+    finetune: FinetuneSpec | None = None,
 ) -> Scored:
     """Memory and step time of every plan in one vectorised pass. `allocator_slack` is
     memory the allocator holds beyond the live tensors, as a fraction of them (measured
     by a device's calibration; counted under 'other'). `headroom` is the fraction of
-    capacity a chosen plan must leave free (`Scored.roomy`)."""
+    capacity a chosen plan must leave free (`Scored.roomy`). `finetune`: LoRA/QLoRA
+    (advisor/finetune/); None or method 'full' scores full training."""
+    if finetune is not None and finetune.adapters:
+        return _score_adapters(
+            spec,
+            training,
+            plans,
+            dev,
+            capacity_bytes,
+            overhead_bytes,
+            finetune,
+            grad_bytes=grad_bytes,
+            flash_attention=flash_attention,
+            dp_overlap=dp_overlap,
+            allocator_slack=allocator_slack,
+            headroom=headroom,
+            tp_overlap=tp_overlap,
+        )
     states = model_state_memory(spec, plans, training)
     act = activation_memory(spec, plans, training, rec=plans.rec, flash_attention=flash_attention)
     tensors = states.weights + states.gradients + states.optimizer + act + states.gathered
     other = states.gathered + overhead_bytes + allocator_slack * tensors
-    total = states.weights + states.gradients + states.optimizer + act + other
     st = step_time(
         spec,
         plans,
@@ -265,6 +287,26 @@ def score(
         autocast=autocast(training),
         tp_overlap=tp_overlap,
     )
+    parts = (states.weights, states.gradients, states.optimizer, act, other)
+    return _scored(spec, training, plans, dev, st, parts, capacity_bytes, headroom, flash_attention)
+
+
+def _scored(
+    spec: ModelSpec,
+    training: TrainingSpec,
+    plans: Plans,
+    dev: DeviceModel,
+    st: StepTime,
+    parts: tuple[Any, Any, Any, Any, Any],
+    capacity_bytes: float,
+    headroom: float,
+    flash_attention: bool,
+    **extra: Any,
+) -> Scored:
+    """Scored from memory parts (weights, gradients, optimizer, activations, other) and
+    step time."""
+    weights, gradients, optimizer, act, other = parts
+    total = weights + gradients + optimizer + act + other
     t = st.total
     tokens = (plans.m * plans.mb * plans.dp * spec.seq_len).astype(float)
     tps = tokens / t
@@ -278,9 +320,9 @@ def score(
     return Scored(
         plans=plans,
         memory_total=total,
-        weights=np.broadcast_to(states.weights, t.shape),
-        gradients=np.broadcast_to(states.gradients, t.shape),
-        optimizer=np.broadcast_to(states.optimizer, t.shape),
+        weights=np.broadcast_to(weights, t.shape),
+        gradients=np.broadcast_to(gradients, t.shape),
+        optimizer=np.broadcast_to(optimizer, t.shape),
         activations=np.broadcast_to(act, t.shape),
         other=np.broadcast_to(other, t.shape),
         fits=total <= capacity_bytes,
@@ -293,6 +335,65 @@ def score(
         hfu=hfu,
         roomy=total <= capacity_bytes * (1.0 - headroom),
         headroom=headroom,
+        **{k: np.broadcast_to(v, t.shape) for k, v in extra.items()},
+    )
+
+
+def _score_adapters(
+    spec: ModelSpec,
+    training: TrainingSpec,
+    plans: Plans,
+    dev: DeviceModel,
+    capacity_bytes: float,
+    overhead_bytes: float,
+    ft: FinetuneSpec,
+    grad_bytes: float | None,
+    flash_attention: bool,
+    dp_overlap: bool,
+    allocator_slack: float,
+    headroom: float,
+    tp_overlap: bool,
+) -> Scored:
+    """`score` for LoRA/QLoRA: memory from advisor/finetune/memory.py, pretraining's step
+    time with the adapters' share of gradient bytes, corrected by advisor/finetune/time.py."""
+    from advisor.finetune.memory import finetune_memory
+    from advisor.finetune.time import finetune_step_time, trainable_share
+
+    mem = finetune_memory(spec, plans, training, ft, rec=plans.rec, flash_attention=flash_attention)
+    tensors = mem.weights + mem.gradients + mem.optimizer + mem.activations + mem.buffers
+    other = mem.buffers + overhead_bytes + allocator_slack * tensors
+    cast = autocast(training)
+    elem = float(4 if cast else dtype_bytes(training.precision))
+    g = grad_bytes if grad_bytes is not None else elem
+    st = step_time(
+        spec,
+        plans,
+        dev,
+        training.precision,
+        training.optimizer,
+        grad_bytes=g * trainable_share(spec, ft),
+        flash_attention=flash_attention,
+        dp_overlap=dp_overlap,
+        autocast=cast,
+        tp_overlap=tp_overlap,
+    )
+    st = finetune_step_time(
+        spec, plans, dev, training.precision, training.optimizer, st, ft, autocast=cast
+    )
+    parts = (mem.weights, mem.gradients, mem.optimizer, mem.activations, other)
+    return _scored(
+        spec,
+        training,
+        plans,
+        dev,
+        st,
+        parts,
+        capacity_bytes,
+        headroom,
+        flash_attention,
+        base_weights=mem.base_weights,
+        quant_constants=mem.quant_constants,
+        adapters=mem.adapters,
     )
 
 

@@ -271,7 +271,7 @@ def validate(
                 predicted_memory_bytes=mem.total,
                 measured_memory_bytes=m.peak_bytes,
                 memory_error=error(mem.total, m.peak_bytes),  # type: ignore[arg-type]
-                predicted_memory=mem.model_dump(),
+                predicted_memory=mem.model_dump(exclude_none=True),
                 measurement=m,
             )
         )

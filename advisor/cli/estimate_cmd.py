@@ -21,6 +21,16 @@ from advisor.cli.common import (
     console,
     print_json,
 )
+from advisor.cli.finetune_opts import (
+    EpochsOpt,
+    LoraRankOpt,
+    LoraTargetsOpt,
+    MethodOpt,
+    QuantOpt,
+    TokensPerEpochOpt,
+    finetune_from,
+    tokens_total,
+)
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, PRICINGS
 from advisor.errors import unknown
 from advisor.layout import LayoutChoice
@@ -134,6 +144,12 @@ def estimate(
     tokens: Annotated[
         str | None, typer.Option(help="Training tokens; default 20 x params.")
     ] = None,
+    method: MethodOpt = None,
+    lora_rank: LoraRankOpt = None,
+    lora_targets: LoraTargetsOpt = None,
+    quant: QuantOpt = None,
+    tokens_per_epoch: TokensPerEpochOpt = None,
+    epochs: EpochsOpt = None,
     memory_headroom: MemoryHeadroomOpt = MEMORY_HEADROOM,
     stack: StackOpt = "auto",
     flash_attention: FlashAttentionOpt = None,
@@ -163,8 +179,9 @@ def estimate(
         seq_len,
         head_dim,
     )
+    finetune = finetune_from(method, lora_rank, lora_targets, quant)
     training = TrainingSpec(
-        tokens=parse_size(tokens, "--tokens", maximum=1e16) if tokens else None,
+        tokens=tokens_total(tokens, tokens_per_epoch, epochs),
         global_batch_tokens=(
             parse_size(global_batch_tokens, "--global-batch-tokens", maximum=1e10)
             if global_batch_tokens
@@ -205,6 +222,7 @@ def estimate(
         catalog=cat,
         memory_headroom=memory_headroom,
         stack=conv,
+        finetune=finetune,
     )
     if json_out:
         print_json(out)
@@ -240,6 +258,8 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
     c.print(
         f"on {hw['devices']} x {hw['name']} ({hw['nodes']} node(s) of {hw['devices_per_node']})"
     )
+    if out.method is not None:
+        c.print(f"method {out.method}: {out.trainable_params:,} trainable parameters")
     chosen = set(out.chosen)
 
     def mark(name: str, text: str) -> str:
@@ -285,6 +305,10 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
         v = getattr(m, name)
         per = f"{v / out.params:.3g}" if name in ("weights", "gradients", "optimizer") else ""
         t.add_row(name, format_bytes(v), per)
+        if name == "weights" and m.base_weights is not None:
+            for sub in ("base_weights", "quant_constants", "adapters"):
+                part = getattr(m, sub)
+                t.add_row(f"  {sub.replace('_', ' ')}", format_bytes(part), "")
     c.print(t)
     cap = out.memory_capacity_bytes
     verdict = "fits" if out.fits else "does NOT fit"

@@ -25,8 +25,19 @@ from advisor.cli.common import (
     console,
     print_json,
 )
+from advisor.cli.finetune_opts import (
+    EpochsOpt,
+    LoraRankOpt,
+    LoraTargetsOpt,
+    MethodOpt,
+    QuantOpt,
+    TokensPerEpochOpt,
+    finetune_from,
+    tokens_total,
+)
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, PRICINGS
 from advisor.errors import UsageError, unknown
+from advisor.finetune.spec import FinetuneSpec
 from advisor.model.select import resolve_model
 from advisor.model.spec import PRECISIONS, ModelSpec, TrainingSpec
 from advisor.units import (
@@ -108,6 +119,9 @@ def recommend_request(
     stack: str = "auto",
     flash_attention: bool | None = None,
     dp_overlap: bool | None = None,
+    finetune: FinetuneSpec | None = None,
+    tokens_per_epoch: str | None = None,
+    epochs: float | None = None,
 ) -> RecommendRequest:
     """Turn the command-line options (shared by `recommend` and `report`) into arguments."""
     from advisor.stacks import resolve as resolve_stack
@@ -123,7 +137,7 @@ def recommend_request(
     if prec not in PRECISIONS:
         raise unknown("precision", precision, PRECISIONS)
     training = TrainingSpec(
-        tokens=parse_size(tokens, "--tokens") if tokens else None,
+        tokens=tokens_total(tokens, tokens_per_epoch, epochs),
         global_batch_tokens=(
             parse_size(global_batch_tokens, "--global-batch-tokens", maximum=1e10)
             if global_batch_tokens
@@ -149,6 +163,8 @@ def recommend_request(
         "memory_headroom": memory_headroom,
         "stack": resolve_stack(cat, stack, flash_attention, dp_overlap),
     }
+    if finetune is not None:
+        kwargs["finetune"] = finetune
     return RecommendRequest(spec, training, cat, kwargs)
 
 
@@ -189,6 +205,12 @@ def recommend(
     max_days: Annotated[
         float | None, typer.Option(min=0.001, help=MAX_DAYS_HELP, show_default=False)
     ] = None,
+    method: MethodOpt = None,
+    lora_rank: LoraRankOpt = None,
+    lora_targets: LoraTargetsOpt = None,
+    quant: QuantOpt = None,
+    tokens_per_epoch: TokensPerEpochOpt = None,
+    epochs: EpochsOpt = None,
     memory_headroom: MemoryHeadroomOpt = MEMORY_HEADROOM,
     stack: StackOpt = "auto",
     flash_attention: FlashAttentionOpt = None,
@@ -228,6 +250,9 @@ def recommend(
         stack=stack,
         flash_attention=flash_attention,
         dp_overlap=dp_overlap,
+        finetune=finetune_from(method, lora_rank, lora_targets, quant),
+        tokens_per_epoch=tokens_per_epoch,
+        epochs=epochs,
     )
     out = run_recommend(req.spec, req.training, req.catalog, **req.kwargs)
     if json_out:

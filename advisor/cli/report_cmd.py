@@ -26,6 +26,15 @@ from advisor.cli.common import (
     MemoryHeadroomOpt,
     StackOpt,
 )
+from advisor.cli.finetune_opts import (
+    EpochsOpt,
+    LoraRankOpt,
+    LoraTargetsOpt,
+    MethodOpt,
+    QuantOpt,
+    TokensPerEpochOpt,
+    finetune_from,
+)
 from advisor.cli.recommend_cmd import MAX_DAYS_HELP, recommend_request
 from advisor.errors import UsageError
 
@@ -79,6 +88,12 @@ def report(
     max_days: Annotated[
         float | None, typer.Option(min=0.001, help=MAX_DAYS_HELP, show_default=False)
     ] = None,
+    method: MethodOpt = None,
+    lora_rank: LoraRankOpt = None,
+    lora_targets: LoraTargetsOpt = None,
+    quant: QuantOpt = None,
+    tokens_per_epoch: TokensPerEpochOpt = None,
+    epochs: EpochsOpt = None,
     memory_headroom: MemoryHeadroomOpt = MEMORY_HEADROOM,
     stack: StackOpt = "auto",
     flash_attention: FlashAttentionOpt = None,
@@ -131,6 +146,9 @@ def report(
         stack=stack,
         flash_attention=flash_attention,
         dp_overlap=dp_overlap,
+        finetune=finetune_from(method, lora_rank, lora_targets, quant),
+        tokens_per_epoch=tokens_per_epoch,
+        epochs=epochs,
     )
     make_folder = False
     if out is None:
