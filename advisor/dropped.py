@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel
 
 from advisor.catalog import Catalog
 from advisor.catalog.schema import Offering
 from advisor.cost import PRICINGS
+from advisor.units import format_duration
+
+if TYPE_CHECKING:
+    from advisor.recommend import Candidate
 
 
 class Dropped(BaseModel):
@@ -63,6 +69,53 @@ def _why(
     ids = ", ".join(o.id for o in offs[:3]) + (" ..." if len(offs) > 3 else "")
     tail = f"; priced {' and '.join(other)}: try --pricing {other[0]}" if other else f"; {add}"
     return f"no {pricing} price for its offerings ({ids}){tail}"
+
+
+def outside_limits(
+    catalog: Catalog,
+    accelerators: list[str] | None,
+    candidates: list[Candidate],
+    ranked: list[Candidate],
+    top: int,
+    budget: float | None,
+    limit_s: float | None,
+) -> list[Dropped]:
+    """The accelerators asked for (--accelerators) that were scored and fit, but have no
+    option in the output: over the budget or the time limit, or ranked below --top."""
+    out: list[Dropped] = []
+    for name in dict.fromkeys(catalog.accelerator(a).id for a in accelerators or []):
+        mine = [c for c in candidates if c.hw.accelerator.id == name]
+        if not mine:
+            continue  # unpriced or unscorable: said elsewhere
+        ranks = [r for r, c in enumerate(ranked, 1) if c.hw.accelerator.id == name]
+        if ranks and ranks[0] <= top:
+            continue
+        if ranks:
+            why = f"its best option ranks {ranks[0]}, below --top {top}"
+        else:
+            cheap = min(mine, key=lambda c: c.cost)
+            over = [
+                f"costs ${cheap.cost:,.0f}, over the budget ${budget:,.0f}"
+                if budget is not None and cheap.cost > budget
+                else "",
+                f"takes {format_duration(cheap.time_s)}, over the time limit "
+                f"({format_duration(limit_s)})"
+                if limit_s is not None and cheap.time_s > limit_s
+                else "",
+            ]
+            fast = min(mine, key=lambda c: c.time_s)
+            why = (
+                f"its cheapest option, {cheap.offering.id} x {cheap.nodes}, "
+                + (" and ".join(w for w in over if w) or "is outside the limits")
+                + (
+                    f"; its fastest, {fast.offering.id} x {fast.nodes}, takes "
+                    f"{format_duration(fast.time_s)} for ${fast.cost:,.0f}"
+                    if fast is not cheap
+                    else ""
+                )
+            )
+        out.append(Dropped(accelerator=name, reason=why))
+    return out
 
 
 def nothing_priced(catalog: Catalog, pricing: str, dropped: list[Dropped]) -> str:

@@ -28,7 +28,7 @@ from advisor.billing import billed_hours, node_limit, provisioning_hours, wall_h
 from advisor.catalog import Catalog
 from advisor.catalog.schema import DeviceProfile, Offering, RentalTerms
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH
-from advisor.dropped import Dropped, nothing_priced, unpriced
+from advisor.dropped import Dropped, nothing_priced, outside_limits, unpriced
 from advisor.errors import AdvisorError, UsageError, unknown
 from advisor.estimate import (
     CHINCHILLA_TOKENS_PER_PARAM,
@@ -390,6 +390,9 @@ def recommend(
                 else "nothing fits in its memory on one node (no sourced inter-node network)"
             )
             dropped.append(Dropped(accelerator=a, reason=why))
+    # asked-for accelerators that fit but are over the limits (or below --top): say so
+    limit_s = deadline_s if horizon is None else min(horizon, deadline_s or horizon)
+    dropped += outside_limits(catalog, accelerators, candidates, ok, top, budget, limit_s)
     single = sorted(a for a in one_node if a in found and a not in multi_node)
     notes = (
         [f"searched on one node only (no sourced inter-node network): {', '.join(single)}"]

@@ -132,6 +132,8 @@ def test_a_deadline_without_budget_names_max_devices_and_what_fits(cli) -> None:
 
 
 def test_a_pricing_no_offering_has_is_refused_listing_what_is_priced(cli) -> None:
-    r = cli("recommend", "--params", "1.3B", "--budget", "5000", "--pricing", "reserved")
+    # No AWS offering has a reserved price (Hyperstack's RTX PRO 6000 has one).
+    q = ["--params", "1.3B", "--budget", "5000", "--providers", "aws"]
+    r = cli("recommend", *q, "--pricing", "reserved")
     assert_user_error(r, 1, "reserved price", "on-demand for", "spot for", "--catalog")
     assert "an reserved" not in r.err

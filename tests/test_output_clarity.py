@@ -76,7 +76,7 @@ def test_catalog_marks_every_price_it_calls_anomalous() -> None:
     cat = load_catalog()
     for o in cat.offerings.values():
         prices = (o.on_demand_usd_per_hour, o.spot_usd_per_hour, o.reserved_usd_per_hour)
-        doubted = (o.notes or "").startswith("ANOMALOUS") or any(
+        doubted = (o.notes or "").startswith(("ANOMALOUS", "PARTIAL PRICE")) or any(
             f is not None and "NOT an on-demand" in (f.note or "") for f in prices
         )
         assert bool(o.price_caveat) == doubted, o.id
