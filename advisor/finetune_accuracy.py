@@ -11,6 +11,7 @@ section says so (`fitted: false`).
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 from advisor.catalog import load_catalog
@@ -47,27 +48,38 @@ def targets(checks: FinetuneChecks) -> dict[str, dict[str, Any]]:
             "median_abs_error": median,
             "napkin_median_abs_error": overall["napkin"]["median_abs_error"],
             "n": overall["model"]["n"],
-            "met": bool(median <= target),
+            "met": bool(median <= target),  # False when no row has the figure (NaN)
         }
     return out
+
+
+def _no_nan(x: Any) -> Any:
+    """NaN (the median of no rows) as null: the JSON output allows no NaN."""
+    if isinstance(x, dict):
+        return {k: _no_nan(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_no_nan(v) for v in x]
+    return None if isinstance(x, float) and math.isnan(x) else x
 
 
 def finetune_document() -> dict[str, Any]:
     """The `finetune` key of `advisor accuracy --json`."""
     checks = finetune_accuracy()
     checked = {r.id for r in checks.rows}
-    return {
-        "method": METHOD_NOTE,
-        "fitted": False,
-        "cross_validated": checks.cross_validated,
-        "checks": [r.model_dump() for r in checks.rows],
-        "summary": checks.summary,
-        "targets": targets(checks),
-        "approximations": {
-            r.id: notes
-            for r in load_finetune_runs()
-            if r.id in checked and (notes := mapping_notes(r))
-        },
-        "not_checked": checks.not_checked,
-        "figures_not_checked": checks.figures_not_checked,
-    }
+    return _no_nan(
+        {
+            "method": METHOD_NOTE,
+            "fitted": False,
+            "cross_validated": checks.cross_validated,
+            "checks": [r.model_dump() for r in checks.rows],
+            "summary": checks.summary,
+            "targets": targets(checks),
+            "approximations": {
+                r.id: notes
+                for r in load_finetune_runs()
+                if r.id in checked and (notes := mapping_notes(r))
+            },
+            "not_checked": checks.not_checked,
+            "figures_not_checked": checks.figures_not_checked,
+        }
+    )
