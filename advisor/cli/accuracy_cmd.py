@@ -13,8 +13,10 @@ def _pct(x: float) -> str:
 
 def accuracy(catalog: CatalogOpt = None, json_out: JsonOpt = False) -> None:
     """Each published run predicted with factors fitted without its own source
-    (leave-one-source-out), the 45%-MFU napkin beside it, and every row not checked."""
+    (leave-one-source-out), the 45%-MFU napkin beside it, and every row not checked;
+    then the published fine-tuning rows (peak memory and throughput, unfitted)."""
     from advisor.crossval import base_predictions, cross_validate, shrink_weight, summary
+    from advisor.finetune_accuracy import finetune_document
 
     catalog_from(catalog)  # a bad --catalog is still reported
     preds, skipped = base_predictions()
@@ -37,10 +39,14 @@ def accuracy(catalog: CatalogOpt = None, json_out: JsonOpt = False) -> None:
                 "summary": stats,
                 "not_checked": skipped,
                 "not_checked_reasons": reasons,
+                "finetune": finetune_document(),
             }
         )
         return
     _print(rows, stats, skipped, reasons)
+    from advisor.cli.accuracy_finetune import print_finetune
+
+    print_finetune(finetune_document())
 
 
 def _print(rows: list[Any], stats: dict[str, Any], skipped: dict[str, str], reasons: dict) -> None:

@@ -86,6 +86,15 @@ def adapter_moment_bytes(optimizer: str, spec: ModelSpec, ft: FinetuneSpec) -> f
     return adafactor_adapter_state_bytes(spec, ft) / max(lora_params_per_layer(spec, ft), 1)
 
 
+def adapter_moments(training: TrainingSpec, spec: ModelSpec, ft: FinetuneSpec) -> float:
+    """Moment bytes per adapter parameter; the 'pure' convention keeps them in the
+    working dtype (8-bit states stay 8-bit)."""
+    moments = adapter_moment_bytes(training.optimizer, spec, ft)
+    if training.convention == "pure" and training.optimizer != "adam8bit":
+        return moments * dtype_bytes(training.precision) / FP32
+    return moments
+
+
 def adapter_state_bytes(training: TrainingSpec, spec: ModelSpec) -> StateBytes:
     """Bytes per adapter parameter of weights, gradients and master copy. Under the
     'advisor' convention the adapters train in the working dtype with fp32 optimizer
@@ -163,7 +172,7 @@ def finetune_memory(
     stage = max_stage_layers(spec.layers, plan.pp)
     n_adapt = stage * lora_params_per_layer(spec, ft) / plan.tp
     sb = adapter_state_bytes(training, spec)
-    moments = adapter_moment_bytes(training.optimizer, spec, ft)
+    moments = adapter_moments(training, spec, ft)
     code = REC_CODE[training.recompute] if rec is None else np.asarray(rec)
     act = activation_memory(spec, plan, training, rec=code, flash_attention=flash_attention)
     elem = dtype_bytes(training.precision)

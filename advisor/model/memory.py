@@ -1,6 +1,6 @@
 """Memory per device: model states, activations, buffers and overhead.
 
-Model states follow one of three bookkeeping conventions:
+Model states follow one of these bookkeeping conventions:
 - advisor (PyTorch FSDP / ZeRO as in Rajbhandari et al. 2020, §3): working
   weights and gradients in the training dtype, fp32 master weights and
   optimizer moments; ZeRO-1 shards the optimizer (master + moments), ZeRO-2 also
@@ -21,6 +21,10 @@ Model states follow one of three bookkeeping conventions:
   linear layer uses for the rest of the forward, and backward keeps those casts
   until the layer's gradient is done: 2 bytes per matmul weight and bias
   (`autocast_weight_cache_bytes`, counted with the weights).
+- pure (litgpt `--precision bf16-true`, torchtune's bf16 recipes): weights,
+  gradients and optimizer moments all in the training dtype, no master copy:
+  2 + 2 + 4 = 8 bytes with AdamW (finetune-notes.md, LLaMA-Factory: "8 B/param
+  pure bf16").
 
 Activations follow Korthikanti et al. 2022, §4 and Table 2, written per stored
 tensor so that GQA, SwiGLU, MoE, dropout and fp32 change the right terms; for a
@@ -135,6 +139,9 @@ def state_bytes(
         )
     if convention == "amp":
         return StateBytes(weights=4.0, grads=4.0, fp32_grads=0.0, master=0.0, moments=moments)
+    if convention == "pure":  # moments in the working dtype too (8-bit ones stay 8-bit)
+        low = moments if optimizer == "adam8bit" else moments * w / 4.0
+        return StateBytes(weights=w, grads=w, fp32_grads=0.0, master=0.0, moments=low)
     return StateBytes(weights=w, grads=w, fp32_grads=0.0, master=master, moments=moments)
 
 

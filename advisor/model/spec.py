@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Precision = Literal["fp32", "fp16", "bf16", "fp8", "fp4"]
 Optimizer = Literal["adamw", "sgd", "adafactor", "adam8bit"]
 Recompute = Literal["none", "selective", "full"]
-Convention = Literal["advisor", "deepspeed", "megatron", "amp"]
+Convention = Literal["advisor", "deepspeed", "megatron", "amp", "pure"]
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16", "fp8", "fp4")
 OPTIMIZERS: tuple[str, ...] = ("adamw", "sgd", "adafactor", "adam8bit")
 RECOMPUTES: tuple[str, ...] = ("none", "selective", "full")
@@ -102,8 +102,9 @@ class TrainingSpec(_Frozen):
     recompute: Recompute = Field(default="none", description="Activation recomputation.")
     convention: Convention = Field(
         default="advisor",
-        description="Model-state bookkeeping: advisor (FSDP-like), deepspeed, megatron, or "
-        "amp (torch.autocast: fp32 weights, gradients and residual stream, no master copy).",
+        description="Model-state bookkeeping: advisor (FSDP-like), deepspeed, megatron, "
+        "amp (torch.autocast: fp32 weights, gradients and residual stream, no master copy), "
+        "or pure (every state in the training dtype, no master copy: litgpt bf16-true).",
     )
 
 
