@@ -37,11 +37,11 @@ fp32 and the conversions autocast inserts are ops of their own (ops.cast_ops).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from advisor.model.comm import dp_collective_terms, dp_reduce_time, fsdp_per_block, p2p_time
 from advisor.model.device import DeviceModel
 from advisor.model.memory import dtype_bytes
 from advisor.model.ops import Op, block_ops, cast_ops, head_ops, step_tensors
@@ -54,90 +54,20 @@ from advisor.model.parallel import (
     stage_time,
 )
 from advisor.model.params import count_params, param_tensors
+from advisor.model.plans import BREAKDOWN_KEYS, REC_CODES, Plans, StepTime
 from advisor.model.spec import ModelSpec
 
-REC_CODES = {"none": 0, "selective": 1, "full": 2}
+__all__ = [  # the plan types live in advisor/model/plans.py; re-exported for callers
+    "BREAKDOWN_KEYS",
+    "REC_CODES",
+    "Plans",
+    "StepTime",
+    "dp_reduce_time",
+    "step_time",
+]
+
 DDP_BUCKET_BYTES = 25 * 2**20  # torch DDP default bucket_cap_mb=25: the last one cannot overlap
 ATTENTION_CORE = ("attn_scores", "softmax", "attn_over_v")
-BREAKDOWN_KEYS = (
-    "compute",
-    "memory_bound",
-    "tp_comm",
-    "pp_bubble",
-    "pp_comm",
-    "dp_comm_exposed",
-    "optimizer",
-    "cp_comm",
-)
-
-
-@dataclass
-class Plans:
-    """Plan fields as equal-length integer arrays."""
-
-    dp: np.ndarray
-    tp: np.ndarray
-    pp: np.ndarray
-    vpp: np.ndarray
-    sp: np.ndarray  # 0/1
-    zero: np.ndarray
-    mb: np.ndarray
-    m: np.ndarray  # micro-batches per step per replica (gradient accumulation)
-    rec: np.ndarray  # REC_CODES
-    cp: np.ndarray | None = None  # context-parallel degree (default 1)
-
-    def __post_init__(self) -> None:
-        if self.cp is None:
-            self.cp = np.ones_like(self.dp)
-
-    @classmethod
-    def of(cls, **fields: Any) -> Plans:
-        fields.setdefault("cp", 1)
-        arrays = {k: np.atleast_1d(np.asarray(v)) for k, v in fields.items()}
-        n = max(a.size for a in arrays.values())
-        return cls(**{k: np.broadcast_to(a, (n,)).astype(np.int64) for k, a in arrays.items()})
-
-    def __len__(self) -> int:
-        return int(self.dp.size)
-
-    # The names memory.py reads from a ParallelPlan.
-    @property
-    def micro_batch(self) -> np.ndarray:
-        return self.mb
-
-    @property
-    def grad_accum(self) -> np.ndarray:
-        return self.m
-
-    def take(self, idx: Any) -> Plans:
-        return Plans(**{k: getattr(self, k)[idx] for k in self.__dataclass_fields__})
-
-
-@dataclass
-class StepTime:
-    """Seconds per step by part (arrays); the parts add up to `total`."""
-
-    compute: np.ndarray
-    memory_bound: np.ndarray
-    tp_comm: np.ndarray
-    pp_bubble: np.ndarray
-    pp_comm: np.ndarray
-    dp_comm_exposed: np.ndarray
-    optimizer: np.ndarray
-    dp_comm_total: np.ndarray  # before overlap, for reporting
-    cp_comm: np.ndarray | None = None  # ring attention's exposed K/V exchange
-
-    def __post_init__(self) -> None:
-        if self.cp_comm is None:
-            self.cp_comm = np.zeros_like(self.compute)
-
-    @property
-    def total(self) -> np.ndarray:
-        return np.sum([getattr(self, k) for k in BREAKDOWN_KEYS], axis=0)
-
-    def breakdown(self, i: int) -> dict[str, float]:
-        """Seconds by part for plan i (the design's `breakdown_s`)."""
-        return {k: float(getattr(self, k)[i]) for k in BREAKDOWN_KEYS}
 
 
 def collective_time(kind: str, nbytes: Any, n: Any, bus_bw: float, latency: float) -> Any:
@@ -422,70 +352,6 @@ def first_touch_time(tensors: list[tuple[Any, float]], dev: DeviceModel) -> Any:
     return fresh / dev.first_touch_bandwidth
 
 
-def _p2p_time(spec: ModelSpec, plans: Plans, dev: DeviceModel, elem: int) -> np.ndarray:
-    """Pipeline sends per micro-batch: an activation forward and a gradient backward per
-    virtual stage; with TP, Megatron's scatter/gather sends 1/t of it (Narayanan §4.1)."""
-    msg = plans.mb * spec.seq_len * spec.hidden * elem / (plans.tp * plans.cp)
-    # Megatron rank order: tensor, context, data, then pipeline
-    stride = plans.tp * plans.cp * plans.dp
-    intra = stride < dev.devices_per_node
-    per_gpu_inter = dev.inter_node_bandwidth / dev.devices_per_node
-    bw = np.where(intra, max(dev.intra_bus_bandwidth, 1.0), max(per_gpu_inter, 1.0))
-    lat = np.where(intra, dev.intra_latency, dev.inter_latency)
-    t = 2 * plans.vpp * (lat + msg / bw)
-    return np.where(plans.pp > 1, t, 0.0)
-
-
-def dp_reduce_time(nbytes: Any, plans: Plans, dev: DeviceModel, kind: str) -> np.ndarray:
-    """One data-parallel collective of `nbytes` per device, hierarchical when the group
-    spans nodes: each node's NICs (rail-optimised, one share per device) carry
-    factor x bytes x devices_per_node / ranks_per_node. The group is data x context
-    parallel (parallel.dp_group)."""
-    latency, per_byte = dp_collective_terms(plans, dev, kind)
-    return latency + nbytes * per_byte
-
-
-def _bus_factor(kind: str, n: Any) -> Any:
-    """nccl-tests' busbw factor: 2(n-1)/n for all-reduce, (n-1)/n otherwise."""
-    return 2 * (n - 1) / n if kind == "all_reduce" else (n - 1) / n
-
-
-def dp_collective_terms(plans: Plans, dev: DeviceModel, kind: str) -> tuple[Any, Any]:
-    """(latency seconds, seconds per byte) of dp_reduce_time, which is linear in the
-    bytes: computed once per step and kind, shared by every data-parallel collective."""
-    group = dp_group(plans)
-    n = group.astype(float)
-    per_node = dev.devices_per_node
-    ranks_per_node = np.clip(per_node // plans.tp, 1, None)
-    ranks_per_node = np.minimum(ranks_per_node, group)
-    intra_only = plans.tp * group <= per_node
-    intra_bw = max(dev.intra_bus_bandwidth, 1.0)
-    g = np.maximum(n / ranks_per_node, 1.0)
-    inter_per_byte = (
-        _bus_factor(kind, g) * per_node / ranks_per_node / max(dev.inter_node_bandwidth, 1.0)
-        + _bus_factor(kind, ranks_per_node) / intra_bw
-    )
-    inter_latency = dev.inter_latency + np.where(ranks_per_node > 1, dev.intra_latency, 0.0)
-    latency = np.where(intra_only, dev.intra_latency, inter_latency)
-    per_byte = np.where(intra_only, _bus_factor(kind, n) / intra_bw, inter_per_byte)
-    return np.where(n > 1, latency, 0.0), np.where(n > 1, per_byte, 0.0)
-
-
-def _fsdp_per_block(
-    spec: ModelSpec, plans: Plans, gather: tuple[Any, Any], elem: float, grad_elem: float
-) -> tuple[np.ndarray, ...]:
-    """ZeRO-3 collectives of the heaviest stage, per unit: (block all-gather, block
-    reduce-scatter, root all-gather, root reduce-scatter, blocks on the stage). The root
-    unit holds the embedding and, on a single stage, the output layer and final norm."""
-    counts = count_params(spec)
-    block = counts.per_layer / plans.tp
-    root = (counts.embedding + (counts.output + counts.final_norm) * (plans.pp == 1)) / plans.tp
-    # All-gather and reduce-scatter share nccl-tests' factor (n-1)/n: one call for all four.
-    nbytes = np.stack([block * elem, block * grad_elem, root * elem, root * grad_elem])
-    t = gather[0] + nbytes * gather[1]  # dp_reduce_time's terms (gather factor = scatter's)
-    return (*t, max_stage_layers(spec.layers, plans.pp).astype(float))
-
-
 def _stage_tensors(spec: ModelSpec, plans: Plans) -> np.ndarray:
     """Parameter tensors the optimizer loops over on the most loaded stage."""
     pt = param_tensors(spec)
@@ -537,7 +403,7 @@ def step_time(
         _, _, grads_w = step_tensors(spec, b=1.0, t=t_dev, elem=elem, autocast=autocast)
         memory_bound = memory_bound + first_touch_time(grads_w, dev) / plans.pp
     bubble = (plans.pp - 1) / plans.vpp * t_mb
-    pp_comm = _p2p_time(spec, plans, dev, state_elem) * m
+    pp_comm = p2p_time(spec, plans, dev, state_elem) * m
     counts = count_params(spec)
     stage_params = (
         counts.per_layer * max_stage_layers(spec.layers, plans.pp)
@@ -556,7 +422,7 @@ def step_time(
     # Per-step communication and the backward time available to hide it.
     backward_mb = t_mb * (2.0 / 3.0)
     comm_once = np.where(z == 0, ar, np.where(z == 1, rs + ag, np.where(z == 2, ag, 0.0)))
-    fsdp = _fsdp_per_block(spec, plans, gather, state_elem, g_bytes)
+    fsdp = fsdp_per_block(spec, plans, gather, state_elem, g_bytes)
     comm_per_mb = np.where(z == 2, rs, np.where(z == 3, fsdp_total_per_microbatch(*fsdp), 0.0))
     total_comm = comm_once + comm_per_mb * m
     if dp_overlap:
