@@ -157,3 +157,49 @@ def test_lora_linear_is_the_frozen_layer_plus_the_low_rank_update() -> None:
         want[:, 3 * s : 3 * s + 3] += (x @ a.T @ b.T) * 2.0
     assert torch.allclose(layer(x), want, atol=1e-6)
     assert not any(p.requires_grad for p in base.parameters())
+
+
+def _ft_memory(precision: str, targets: list[str]):  # type: ignore[no-untyped-def]
+    from advisor.finetune import FinetuneSpec
+    from advisor.finetune.memory import finetune_memory
+    from advisor.model.spec import ParallelPlan, TrainingSpec
+
+    spec = v.model_spec(TINY)
+    tokens = float(TINY.batch * TINY.seq_len)
+    training = TrainingSpec(
+        tokens=tokens, global_batch_tokens=tokens, precision=precision, convention="amp"
+    )
+    plan = ParallelPlan(micro_batch=TINY.batch)
+    ft = FinetuneSpec(method="lora", lora_rank=8, lora_targets=targets)
+    return spec, finetune_memory(spec, plan, training, ft)
+
+
+def test_amp_lora_base_is_fp32_and_frozen_weights_keep_their_casts() -> None:
+    # torch.amp trains an fp32 model: the frozen base is 4 bytes per weight, and autocast
+    # casts a frozen weight each forward (no cache for tensors without grad) and autograd
+    # keeps that bf16 copy for the input gradient.
+    spec, mem = _ft_memory("bf16", ["q", "k", "v", "o", "up", "down"])
+    counts = count_params(spec)
+    n_adapt = trainable_params(spec, v.finetune_for("lora"))
+    assert float(mem.base_weights) == pytest.approx(4 * counts.total)
+    matmul = spec.layers * (counts.attention + counts.mlp_expert) + counts.vocab_hidden
+    assert float(mem.buffers) == pytest.approx(2 * matmul + 2 * n_adapt)
+    _, fp32 = _ft_memory("fp32", ["q", "k", "v", "o", "up", "down"])
+    assert float(fp32.base_weights) == pytest.approx(4 * counts.total)
+    assert float(fp32.buffers) == 0.0  # no autocast, no casts
+
+
+def test_amp_lora_keeps_one_input_cast_per_adapted_matrix() -> None:
+    # Each adapter's A saves its own bf16 cast of x: q, k and v keep three copies under
+    # autocast; without autocast they share the one fp32 tensor.
+    tokens = TINY.batch * TINY.seq_len
+    r, h, layers = 8, TINY.hidden, TINY.layers
+    _, qkv = _ft_memory("bf16", ["q", "k", "v"])
+    _, q = _ft_memory("bf16", ["q"])
+    xa = 2 * r * 2  # k's and v's x·A, bf16
+    assert float(qkv.activations - q.activations) == pytest.approx(
+        layers * tokens * (xa + 2 * 2 * h)
+    )
+    _, qkv32 = _ft_memory("fp32", ["q", "k", "v"])
+    _, q32 = _ft_memory("fp32", ["q"])
+    assert float(qkv32.activations - q32.activations) == pytest.approx(layers * tokens * 4 * r * 2)
