@@ -56,7 +56,7 @@ def run(ctx: Context) -> Outcome:
             continue
         req = TrainRequest(
             model=shape, precision=precision, device=ctx.device, steps=steps, warmup=warmup,
-            threads=ctx.threads, lora=lora,
+            threads=ctx.threads, lora=lora, live_peak=not ctx.tiny,
         )  # fmt: skip
         m = run_in_subprocess(req, timeout_s=600)
         out.rows.append(
@@ -74,6 +74,7 @@ def run(ctx: Context) -> Outcome:
                 tokens_per_s=m.tokens / m.time.median_s,
                 peak_bytes=m.peak_bytes,
                 peak_method=m.peak_method,
+                allocated_bytes=m.peak_allocated_bytes,
                 loss=m.loss_last,
             )
         )

@@ -246,6 +246,11 @@ class LoraStepRow(Record):
     tokens_per_s: float
     peak_bytes: float = Field(description="Peak memory during training, above baseline.")
     peak_method: str
+    allocated_bytes: float | None = Field(
+        default=None,
+        description="Peak live tensor bytes of one more step (CPU: the profiler's allocation "
+        "events; CUDA: max_memory_allocated): peak - allocated is allocator slack + framework.",
+    )
     loss: float
 
 
