@@ -26,7 +26,7 @@ from advisor.catalog import Catalog
 from advisor.catalog.schema import DeviceProfile
 from advisor.errors import DataError
 from advisor.model.spec import ModelSpec, TrainingSpec
-from benchmarks.results import GPTShape, TrainMeasurement, TrainRequest
+from benchmarks.results import GPTShape, LoraRequest, TrainMeasurement, TrainRequest
 
 PRECISIONS = {"fp32": "fp32", "bf16-autocast": "bf16"}  # torch recipe -> advisor precision
 
@@ -53,10 +53,22 @@ GPU_CONFIGS = [
 ]
 
 
+METHODS = ("full", "lora", "qlora")
+# LoRA as validate trains it: rank 8 on every linear layer of a block (the GELU MLP has
+# no gate), alpha 16; predicted with the same FinetuneSpec.
+LORA_RANK = 8
+LORA_TARGETS = ["q", "k", "v", "o", "up", "down"]
+QLORA_SKIP = (
+    "qlora: skipped: bitsandbytes 4-bit (NF4) needs CUDA; a plain-torch stand-in would "
+    "not be the scheme advisor predicts"
+)
+
+
 class ValidationRow(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     config: str
+    method: str = Field(default="full", description="full, or lora (frozen base, adapters).")
     precision: str
     params: int
     tokens_per_step: int
@@ -137,6 +149,10 @@ class ValidationReport(BaseModel):
         "tensors (the same probe as the 'overhead' benchmark), GB.",
     )
     profile_framework_overhead_gb: float | None = None
+    methods: list[str] = Field(default_factory=lambda: ["full"])
+    skipped: dict[str, str] = Field(
+        default_factory=dict, description="Methods asked for but not run here, and why."
+    )
     rows: list[ValidationRow]
     summary: list[ErrorSummary] = Field(
         default_factory=list, description="Step time and peak memory against their tolerances."
@@ -165,7 +181,27 @@ def model_spec(shape: GPTShape) -> ModelSpec:
     )
 
 
-def predict(shape: GPTShape, precision: str, hw: Any) -> Any:
+def lora_request() -> LoraRequest:
+    return LoraRequest(rank=LORA_RANK, targets=LORA_TARGETS, impl="torch")
+
+
+def finetune_for(method: str) -> Any:
+    """The FinetuneSpec advisor predicts a method with (None: full training)."""
+    from advisor.finetune import FinetuneSpec
+
+    if method == "full":
+        return None
+    return FinetuneSpec(method="lora", lora_rank=LORA_RANK, lora_targets=LORA_TARGETS)
+
+
+def qlora_skip_reason(device: str) -> str | None:
+    """Why QLoRA is not trained here (None where it would be)."""
+    if device != "cuda":
+        return QLORA_SKIP
+    return "qlora: skipped: validate does not train a bitsandbytes NF4 base yet"
+
+
+def predict(shape: GPTShape, precision: str, hw: Any, method: str = "full") -> Any:
     """The estimate for one device, one micro-batch of `shape.batch`, AdamW, no recompute."""
     from advisor.estimate import estimate
     from advisor.layout import LayoutChoice
@@ -182,7 +218,7 @@ def predict(shape: GPTShape, precision: str, hw: Any) -> Any:
     choice = LayoutChoice(
         tp=1, pp=1, vpp=1, sp=False, zero=0, micro_batch=shape.batch, recompute="none"
     )
-    return estimate(model_spec(shape), training, hw, choice)
+    return estimate(model_spec(shape), training, hw, choice, finetune=finetune_for(method))
 
 
 def hardware(catalog: Catalog, profile: DeviceProfile) -> Any:
@@ -223,6 +259,7 @@ def validate(
     shapes: list[GPTShape] | None = None,
     step_tolerance: float = STEP_TOLERANCE,
     memory_tolerance: float = MEMORY_TOLERANCE,
+    methods: list[str] | None = None,
 ) -> ValidationReport:
     """Predict, then measure, every configuration; `measure` defaults to a fresh worker."""
     from benchmarks.overhead import PROBE, STATE_BYTES_PER_PARAM
@@ -232,9 +269,17 @@ def validate(
     say = progress or (lambda text: None)
     hw = hardware(catalog, profile)
     steps, warmup = (3, 2) if quick else (8, 3)
+    asked = methods or ["full"]
+    skipped = {}
+    if "qlora" in asked:
+        reason = qlora_skip_reason(device)
+        if reason:
+            skipped["qlora"] = reason
+    run_methods = [m for m in asked if m not in skipped]
     # Predict everything first: a profile the model cannot use fails before any training.
     plan = [
-        (shape, precision, predict(shape, precision, hw))
+        (shape, method, precision, predict(shape, precision, hw, method))
+        for method in run_methods
         for shape in shapes or configs(device, quick)
         for precision in precisions
     ]
@@ -243,8 +288,9 @@ def validate(
     say(f"probe: {PROBE.name} fp32 (framework overhead)")
     probe = run(TrainRequest(model=PROBE, device=device, steps=2, warmup=1, threads=threads))
     overhead = max(0.0, probe.peak_bytes - STATE_BYTES_PER_PARAM * probe.params) / 1e9
-    for shape, precision, out in plan:
-        say(f"{shape.name} {precision}")
+    for shape, method, precision, out in plan:
+        lora = method != "full"
+        say(f"{shape.name} {precision}" + (f" {method}" if lora else ""))
         req = TrainRequest(
             model=shape,
             precision=precision,  # type: ignore[arg-type]
@@ -252,6 +298,7 @@ def validate(
             steps=steps,
             warmup=warmup,
             threads=threads,
+            lora=lora_request() if lora else None,
         )
         try:
             m = run(req)
@@ -262,6 +309,7 @@ def validate(
         rows.append(
             ValidationRow(
                 config=shape.name,
+                method=method,
                 precision=precision,
                 params=out.params,
                 tokens_per_step=shape.batch * shape.seq_len,
@@ -275,15 +323,24 @@ def validate(
                 measurement=m,
             )
         )
-        if m.params != out.params:
+        expected = out.params + (out.trainable_params if lora else 0)
+        if m.params != expected:
             notes.append(
-                f"{shape.name}: torch model has {m.params:,} parameters, "
-                f"the ModelSpec {out.params:,}"
+                f"{shape.name} {method}: torch model has {m.params:,} parameters, "
+                f"the ModelSpec {expected:,}"
+            )
+        if lora and m.trainable_params != out.trainable_params:
+            notes.append(
+                f"{shape.name}: torch trains {m.trainable_params:,} adapter parameters, "
+                f"advisor counts {out.trainable_params:,}"
             )
     if rows and rows[0].predicted_step_s is None:
         notes.append("the estimate has no step time yet (no time model): step columns are n/a")
     prof_oh = profile.framework_overhead_gb.value if profile.framework_overhead_gb else None
-    names = [f"{r.config} {r.precision}" for r in rows]
+    notes.extend(skipped.values())
+    names = [
+        f"{r.config} {r.precision}" + ("" if r.method == "full" else f" {r.method}") for r in rows
+    ]
     summary = [
         summarize_errors(
             "step_time",
@@ -303,6 +360,8 @@ def validate(
         accelerator=profile.accelerator,
         device=device,
         quick=quick,
+        methods=asked,
+        skipped=skipped,
         framework_overhead_gb=overhead,
         profile_framework_overhead_gb=prof_oh,
         rows=rows,

@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "allocator": ("local", "mid-size training step: peak memory against live tensors, step time"),
     "adam": ("local", "AdamW step (for-loop, foreach, fused) as bytes per second"),
     "amp": ("local", "training step: fp32 against bf16/fp16 autocast"),
+    "lora": ("local", "LoRA step: frozen base, trainable adapters (PEFT where installed)"),
     "overhead": ("local", "framework memory overhead of a training process"),
     "collectives": ("dist", "all-reduce, all-gather, reduce-scatter: algbw and busbw"),
     "ddp": ("dist", "DistributedDataParallel scaling from 1 to N processes"),

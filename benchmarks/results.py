@@ -215,6 +215,45 @@ class AllocatorRow(Record):
     time: Stats
 
 
+class LoraRequest(Record):
+    """LoRA adapters on the small GPT (benchmarks/lora_model.py): frozen base weights."""
+
+    rank: int = Field(default=8, ge=1)
+    alpha: float = Field(default=16.0, gt=0, description="Scale alpha/rank on B·A.")
+    targets: list[str] = Field(
+        default_factory=lambda: ["q", "k", "v", "o", "up", "down"],
+        description="advisor's names: q, k, v, o, up, down (a GELU MLP has no gate).",
+    )
+    impl: Literal["auto", "peft", "torch"] = Field(
+        default="torch", description="auto: PEFT where installed, else plain torch."
+    )
+
+
+class LoraStepRow(Record):
+    """One LoRA training step: frozen base, trainable adapters, AdamW on the adapters."""
+
+    kind: Literal["lora_step"] = "lora_step"
+    impl: Literal["peft", "torch"]
+    precision: Literal["fp32", "bf16-autocast", "fp16-autocast"]
+    model: GPTShape
+    rank: int
+    alpha: float
+    targets: list[str]
+    params: int = Field(description="Every parameter, adapters included.")
+    trainable_params: int
+    tokens: int = Field(description="Tokens per step.")
+    time: Stats
+    tokens_per_s: float
+    peak_bytes: float = Field(description="Peak memory during training, above baseline.")
+    peak_method: str
+    allocated_bytes: float | None = Field(
+        default=None,
+        description="Peak live tensor bytes of one more step (CPU: the profiler's allocation "
+        "events; CUDA: max_memory_allocated): peak - allocated is allocator slack + framework.",
+    )
+    loss: float
+
+
 Row = Annotated[
     MatmulRow
     | AttentionRow
@@ -226,7 +265,8 @@ Row = Annotated[
     | StorageRow
     | OverheadRow
     | VectorRow
-    | AllocatorRow,
+    | AllocatorRow
+    | LoraStepRow,
     Field(discriminator="kind"),
 ]
 
@@ -245,6 +285,9 @@ class TrainRequest(Record):
         default=False,
         description="CPU: after the timed steps, profile one more step for its peak live "
         "tensor bytes (`peak_allocated_bytes`).",
+    )
+    lora: LoraRequest | None = Field(
+        default=None, description="Train LoRA adapters on a frozen base instead of every weight."
     )
 
 
@@ -271,6 +314,8 @@ class TrainMeasurement(Record):
         "live_peak) the profiler's allocation events over one step.",
     )
     threads: int | None = None
+    trainable_params: int | None = Field(default=None, description="With LoRA: the adapters'.")
+    lora_impl: Literal["peft", "torch"] | None = None
     loss_first: float
     loss_last: float
 

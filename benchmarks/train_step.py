@@ -122,8 +122,17 @@ def measure_training(req: TrainRequest) -> TrainMeasurement:
     reset = False if cuda else reset_peak_rss()
     torch.manual_seed(req.seed)
     model = GPT(req.model).to(req.device)
+    impl = trainable = None
+    optimizer = None
+    if req.lora is not None:
+        from benchmarks.lora_model import apply_lora, trainable_count
+
+        model, impl = apply_lora(model, req.lora)
+        trainable = trainable_count(model)
+        adapters = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(adapters, lr=1e-3)
     x, y = batch(req.model, req.device, req.seed)
-    step = TrainStep(model, x, y, req.precision, req.device)
+    step = TrainStep(model, x, y, req.precision, req.device, optimizer)
     step()
     loss_first = step.loss()
     stats = measure(
@@ -159,6 +168,8 @@ def measure_training(req: TrainRequest) -> TrainMeasurement:
         peak_method=method,
         peak_allocated_bytes=allocated,
         threads=threads,
+        trainable_params=trainable,
+        lora_impl=impl,  # type: ignore[arg-type]
         loss_first=loss_first,
         loss_last=loss_last,
     )
@@ -178,8 +189,9 @@ def run_in_subprocess(req: TrainRequest, timeout_s: float = 600) -> TrainMeasure
         )
         if proc.returncode != 0 or not out.exists():
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            what = f"{req.precision}, LoRA" if req.lora else req.precision
             raise RuntimeError(
-                f"training worker for {req.model.name} ({req.precision}) failed "
+                f"training worker for {req.model.name} ({what}) failed "
                 f"with exit code {proc.returncode}: {tail[0]}"
             )
         return TrainMeasurement.model_validate(json.loads(out.read_text()))

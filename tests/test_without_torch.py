@@ -26,6 +26,7 @@ def test_suite_collects_and_torch_tests_skip_without_torch() -> None:
         "tests/test_bench_dist.py",
         "tests/test_bench_local.py",
         "tests/test_faults.py",
+        "tests/test_lora_validate.py",
     ]
     r = subprocess.run(
         [sys.executable, "-c", BLOCK_TORCH, *modules],

@@ -36,6 +36,15 @@ def validate(
         float | None,
         typer.Option(min=0.0, help="Largest |peak memory error| that passes; default 0.15."),
     ] = None,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            "--methods",
+            help="What to train: full, lora, qlora, or a comma list (full,lora). qlora needs "
+            "bitsandbytes on CUDA and is skipped elsewhere, with the reason.",
+        ),
+    ] = "full",
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -53,6 +62,7 @@ def validate(
             check_writable(out)
         except OSError as e:
             raise UsageError(f"--out {out}: cannot write there ({e})") from e
+    methods = parse_methods(method)
     prof = load_profile(profile)
     dev = device_for(prof, dev)
     precisions = _precisions(dev)
@@ -72,6 +82,7 @@ def validate(
         progress=say,
         step_tolerance=STEP_TOLERANCE if step_tolerance is None else step_tolerance,
         memory_tolerance=MEMORY_TOLERANCE if memory_tolerance is None else memory_tolerance,
+        methods=methods,
     )
     if out is not None:
         atomic_write_text(out, report.model_dump_json(indent=1) + "\n")
@@ -79,6 +90,29 @@ def validate(
         print_json(report)
         return
     _print_table(report)
+
+
+def parse_methods(text: str) -> list[str]:
+    """A comma list of full, lora, qlora, in the order given, without repeats."""
+    from advisor.errors import nearest
+    from advisor.validate import METHODS
+
+    out: list[str] = []
+    for raw in text.split(","):
+        name = raw.strip().lower()
+        if not name:
+            continue
+        if name not in METHODS:
+            hint = nearest(name, METHODS)
+            tail = f"; did you mean '{hint}'?" if hint else ""
+            raise UsageError(
+                f"--method: unknown method '{raw.strip()}'{tail} (choose from {', '.join(METHODS)})"
+            )
+        if name not in out:
+            out.append(name)
+    if not out:
+        raise UsageError("--method names no method; give full, lora or qlora")
+    return out
 
 
 def _precisions(device: str) -> list[str]:
@@ -126,6 +160,7 @@ def _print_table(report) -> None:  # type: ignore[no-untyped-def]
     t = Table(show_edge=False)
     for col in (
         "config",
+        "method",
         "precision",
         "params",
         "step ms pred",
@@ -135,10 +170,11 @@ def _print_table(report) -> None:  # type: ignore[no-untyped-def]
         "mem MiB meas",
         "err",
     ):
-        t.add_column(col, justify="left" if col in ("config", "precision") else "right")
+        t.add_column(col, justify="left" if col in ("config", "method", "precision") else "right")
     for r in report.rows:
         t.add_row(
             r.config,
+            r.method,
             r.precision,
             f"{r.params:,}",
             _ms(r.predicted_step_s),

@@ -18,6 +18,19 @@ in 8 bits (1/64 B/param) plus one fp32 constant per 256 absmax blocks (4/(64·25
 the blocks are quantized; embedding, output layer, norms and biases stay 16-bit.
 int8 (LLM.int8(), bitsandbytes Linear8bitLt): 1 byte per weight plus one fp32 scale
 per output row: a named assumption (the notes give NF4's layout, not int8's).
+
+Under the 'amp' convention (torch.autocast over an fp32 model, what `advisor validate`
+trains) the frozen 16-bit base is fp32, 4 bytes per weight, and autocast's casts cost
+twice what the pretraining count assumes (measured on CPU: live tensors of a LoRA step
+came out 14% above a 2-byte base with no casts, within 3% once these are counted):
+- autocast caches a weight's cast only for leaf tensors that require grad
+  (aten/src/ATen/autocast_mode.cpp, `cached_cast`), so a frozen weight is cast anew each
+  forward, and autograd keeps that bf16 copy for the layer's input gradient: 2 bytes per
+  frozen matmul parameter until the layer's backward (`frozen_cast_bytes`, under 'other',
+  beside the dequantized copy a quantized base needs instead);
+- each adapter's A saves its own cast of its input, so matrices that share an input
+  (q, k, v; gate, up) keep one bf16 copy each where the fused frozen layer keeps one
+  (`autocast_input_copies`).
 """
 
 from __future__ import annotations
@@ -34,6 +47,7 @@ from advisor.finetune.params import (
     linear_rows_per_layer,
     lora_params_per_layer,
     quantized_params_per_layer,
+    targeted,
 )
 from advisor.finetune.spec import FinetuneSpec
 from advisor.model.memory import (
@@ -41,6 +55,7 @@ from advisor.model.memory import (
     StateBytes,
     activation_memory,
     autocast,
+    autocast_weight_cache_bytes,
     dtype_bytes,
     in_flight_layers,
     params_per_device,
@@ -125,13 +140,43 @@ class FinetuneMemory:
         return self.base_weights + self.quant_constants + self.adapters
 
 
+def base_elem_bytes(training: TrainingSpec) -> float:
+    """Bytes of one unquantized frozen weight: fp32 under 'amp' (torch.amp keeps the model
+    in fp32 and casts per op), else the training dtype."""
+    return 4.0 if training.convention == "amp" else float(dtype_bytes(training.precision))
+
+
+def frozen_cast_bytes(
+    spec: ModelSpec, plan: Any, training: TrainingSpec, ft: FinetuneSpec, n_adapt: Any
+) -> Any:
+    """Autocast's bf16 copies of the weights on the most loaded device: the frozen matmul
+    weights' (cast each forward, kept by autograd for the input gradient: the pretraining
+    count of `autocast_weight_cache_bytes`) and the adapters' (cached). A quantized base
+    is dequantized instead (its copy is counted apart)."""
+    if not autocast(training):
+        return 0.0 * n_adapt
+    base = 0.0 if ft.quantized else autocast_weight_cache_bytes(spec, plan, training)
+    return base + np.where(np.asarray(plan.zero) >= 3, 0.0, 2.0 * n_adapt)
+
+
+def autocast_input_copies(spec: ModelSpec, ft: FinetuneSpec) -> float:
+    """Extra values per token one block keeps under autocast: every adapted matrix's A
+    saves its own bf16 cast of the input, one more than the fused count for each further
+    matrix that shares it (q, k, v read one input; gate and up another, per routed token)."""
+    groups = ((("q", "k", "v"), 1), (("gate", "up"), spec.top_k))
+    shapes = targeted(spec, ft)
+    return float(
+        sum(max(0, sum(t in shapes for t in names) - 1) * spec.hidden * n for names, n in groups)
+    )
+
+
 def base_storage(
     spec: ModelSpec, plan: Any, training: TrainingSpec, ft: FinetuneSpec
 ) -> tuple[Any, Any]:
     """(base weight bytes, quantization constant bytes) on the most loaded device,
     before ZeRO-3 sharding."""
     counts = count_params(spec)
-    elem = float(dtype_bytes(training.precision))
+    elem = base_elem_bytes(training)
     stage = max_stage_layers(spec.layers, plan.pp)
     total = params_per_device(counts, plan)
     if not ft.quantized:
@@ -177,6 +222,8 @@ def finetune_memory(
     act = activation_memory(spec, plan, training, rec=code, flash_attention=flash_attention)
     elem = dtype_bytes(training.precision)
     extra = adapter_activation_bytes(spec, plan.micro_batch, ft, elem)
+    if autocast(training):
+        extra = extra + elem * spec.seq_len * plan.micro_batch * autocast_input_copies(spec, ft)
     stored = np.where(code == 2, extra, extra * in_flight_layers(spec, plan))
     elem_w = 4.0 if autocast(training) else float(elem)
     dequant = largest_linear(spec) / plan.tp * elem_w if ft.quantized else 0.0
@@ -189,5 +236,5 @@ def finetune_memory(
         gradients=(sb.grads + sb.fp32_grads) * n_adapt / shard_g,
         optimizer=(sb.master + moments) * n_adapt / shard_o,
         activations=act + stored / cp_of(plan),
-        buffers=dequant + gathered,
+        buffers=dequant + gathered + frozen_cast_bytes(spec, plan, training, ft, n_adapt),
     )

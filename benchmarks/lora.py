@@ -1,0 +1,85 @@
+"""A LoRA training step: frozen base weights, trainable low-rank adapters.
+
+The small GPT (benchmarks/gpt.py) with adapters on the chosen targets
+(benchmarks/lora_model.py: PEFT where installed, else plain torch), AdamW over
+the adapters only; forward, backward, optimizer step and zero_grad, timed. Each
+precision runs in a fresh process (benchmarks/train_step.py) so the peak memory
+is that of this step alone.
+"""
+
+from __future__ import annotations
+
+from benchmarks.harness import Context, Outcome, Skip
+from benchmarks.results import GPTShape, LoraRequest, LoraStepRow, TrainRequest
+from benchmarks.train_step import run_in_subprocess
+
+NAME = "lora"
+TARGETS = ["q", "k", "v", "o", "up", "down"]
+
+
+def shape_for(ctx: Context) -> GPTShape:
+    if ctx.device == "cuda":
+        return ctx.size(
+            full=GPTShape(
+                name="gpt-lora", layers=12, hidden=768, heads=12, vocab=32768, seq_len=1024,
+                batch=8,
+            ),
+            quick=GPTShape(
+                name="gpt-lora", layers=6, hidden=768, heads=12, vocab=32768, seq_len=1024,
+                batch=8,
+            ),
+            tiny=GPTShape(name="gpt-tiny", layers=1, hidden=32, heads=2, vocab=64, seq_len=16),
+        )  # fmt: skip
+    return ctx.size(
+        full=GPTShape(
+            name="gpt-lora", layers=4, hidden=384, heads=6, vocab=4096, seq_len=256, batch=4
+        ),
+        quick=GPTShape(
+            name="gpt-lora", layers=2, hidden=256, heads=4, vocab=2048, seq_len=128, batch=4
+        ),
+        tiny=GPTShape(name="gpt-tiny", layers=1, hidden=32, heads=2, vocab=64, seq_len=16),
+    )
+
+
+def run(ctx: Context) -> Outcome:
+    from benchmarks.training import autocast_supported  # torch: only when it runs
+
+    if ctx.device == "mps":
+        raise Skip("no peak-memory counter for MPS")
+    out = Outcome()
+    shape = shape_for(ctx)
+    lora = LoraRequest(rank=2 if ctx.tiny else 8, alpha=16.0, targets=TARGETS, impl="auto")
+    steps, warmup = (2, 1) if ctx.tiny else ((5, 2) if ctx.quick else (9, 3))
+    for precision in ("fp32", "bf16-autocast"):
+        if not autocast_supported(ctx.device, precision):
+            out.notes.append(f"{precision}: not supported on {ctx.device}")
+            continue
+        req = TrainRequest(
+            model=shape, precision=precision, device=ctx.device, steps=steps, warmup=warmup,
+            threads=ctx.threads, lora=lora, live_peak=not ctx.tiny,
+        )  # fmt: skip
+        m = run_in_subprocess(req, timeout_s=600)
+        out.rows.append(
+            LoraStepRow(
+                impl=m.lora_impl or "torch",
+                precision=precision,  # type: ignore[arg-type]
+                model=shape,
+                rank=lora.rank,
+                alpha=lora.alpha,
+                targets=lora.targets,
+                params=m.params,
+                trainable_params=m.trainable_params or 0,
+                tokens=m.tokens,
+                time=m.time,
+                tokens_per_s=m.tokens / m.time.median_s,
+                peak_bytes=m.peak_bytes,
+                peak_method=m.peak_method,
+                allocated_bytes=m.peak_allocated_bytes,
+                loss=m.loss_last,
+            )
+        )
+    if out.rows and out.rows[0].impl == "peft":
+        out.notes.append("PEFT adapts the fused c_attn as one matrix (not q, k, v apart)")
+    elif out.rows:
+        out.notes.append("plain torch LoRA (PEFT not installed)")
+    return out
