@@ -26,9 +26,11 @@ from advisor.cli.finetune_opts import (
     LoraRankOpt,
     LoraTargetsOpt,
     MethodOpt,
+    OffloadOpt,
     QuantOpt,
     TokensPerEpochOpt,
     finetune_from,
+    parse_offload,
     tokens_total,
 )
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, PRICINGS
@@ -150,6 +152,7 @@ def estimate(
     quant: QuantOpt = None,
     tokens_per_epoch: TokensPerEpochOpt = None,
     epochs: EpochsOpt = None,
+    offload: OffloadOpt = "none",
     memory_headroom: MemoryHeadroomOpt = MEMORY_HEADROOM,
     stack: StackOpt = "auto",
     flash_attention: FlashAttentionOpt = None,
@@ -180,6 +183,7 @@ def estimate(
         head_dim,
     )
     finetune = finetune_from(method, lora_rank, lora_targets, quant)
+    offload_mode = parse_offload(offload)
     training = TrainingSpec(
         tokens=tokens_total(tokens, tokens_per_epoch, epochs),
         global_batch_tokens=(
@@ -223,6 +227,7 @@ def estimate(
         memory_headroom=memory_headroom,
         stack=conv,
         finetune=finetune,
+        offload=offload_mode,
     )
     if json_out:
         print_json(out)
