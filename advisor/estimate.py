@@ -134,6 +134,9 @@ class EstimateOut(BaseModel):
     offload_s: dict[str, float] | None = Field(
         default=None, description="Per step: host-device transfers and the CPU optimizer step."
     )
+    what_would_fit: list[dict[str, Any]] | None = Field(
+        default=None, description="When it does not fit: changes that would (what_fits.py)."
+    )
 
 
 def overhead_bytes(hw: Hardware) -> tuple[float, str | None]:
