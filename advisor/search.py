@@ -438,15 +438,15 @@ class _Offload:
         if mode != "none" and host is None:
             raise ValueError("offload needs the host path (advisor.model.offload.host_path)")
         self.mode, self.host = mode, host
-        self.layers = max_stage_layers(spec.layers, plans.pp)
-        self.m = plans.m
+        self.spec, self.plans = spec, plans
         self.result: Any = None
 
     def memory(self, weights: Any, gradients: Any, optimizer: Any) -> tuple[Any, Any, Any]:
         if self.mode == "none":
             return weights, gradients, optimizer
         assert self.host is not None
-        r = offload(self.mode, weights, gradients, optimizer, self.layers, self.m, self.host)
+        layers = max_stage_layers(self.spec.layers, self.plans.pp)
+        r = offload(self.mode, weights, gradients, optimizer, layers, self.plans.m, self.host)
         self.result = r
         return r.weights, r.gradients, r.optimizer
 

@@ -11,7 +11,6 @@ import json
 import pytest
 
 from advisor.catalog import load_catalog
-from advisor.model.offload import host_path
 from tests.conftest import assert_user_error
 
 LORA_70B = ("--model", "llama-3-70b", "--method", "lora")
@@ -134,6 +133,8 @@ def test_offload_optimizer_moves_states_to_host_and_pays_transfers(cli) -> None:
     # the host holds what left the device, for each of the node's 8 devices
     moved = m0["optimizer"] + m0["gradients"]
     assert off["host_memory_bytes"] == pytest.approx(8 * moved)
+    from advisor.model.offload import host_path
+
     cat = load_catalog()
     acc = cat.accelerator("h100-sxm5-80gb")
     link = host_path(cat, acc, None, 8).link_bandwidth

@@ -498,7 +498,10 @@ def _print_picks(c, out) -> None:  # type: ignore[no-untyped-def]
 
 def _print_what_would_fit(c, out) -> None:  # type: ignore[no-untyped-def]
     c.print(f"[yellow]{out.nothing_fits}.[/]")
-    c.print("what would fit (each change alone, its cheapest option):")
+    c.print(
+        "what would fit (each change alone, its cheapest option; activation checkpointing "
+        "is searched already):"
+    )
     for a in out.what_would_fit:
         host = f", host {format_bytes(a.host_memory_bytes)}/node" if a.host_memory_bytes else ""
         cost = format_money(a.cost) if a.cost is not None else "no price"
