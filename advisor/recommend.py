@@ -230,6 +230,7 @@ def recommend(
     skipped: dict[str, str] = {}  # accelerator -> why a group of its offerings was not scored
     one_node: dict[str, str] = {}  # accelerator -> an offering searched on one node only
     multi_node: set[str] = set()  # accelerators with an offering whose network is sourced
+    short_host: dict[str, list[tuple[int, float]]] = {}  # offering -> (nodes, host bytes)
     for members in groups.values():
         head = members[0]
         acc = catalog.accelerator(head.accelerator)
@@ -308,6 +309,10 @@ def recommend(
                 terms = catalog.terms_for(o)
                 limit = node_limit(terms, o.max_nodes)
                 if limit is not None and n > limit:
+                    continue
+                if _short_of_host(scored, int(j), o, per_node):
+                    need = float(scored.host_memory[j]) * per_node  # type: ignore[index]
+                    short_host.setdefault(o.id, []).append((n, need))
                     continue
                 hw = Hardware(acc, d, per_node, o, prof, bw, None, terms)
                 run_h = t / 3600
@@ -445,6 +450,12 @@ def recommend(
         "data-parallel replica within it; raise --global-batch-tokens to use more"
         for a, d in sorted(batch_limited.items())
     ]
+    notes += [
+        f"left out {o} on {', '.join(str(n) for n, _ in short)} node(s): offload needs up to "
+        f"{max(b for _, b in short) / 2**30:,.1f} GiB of host memory per node there, more than "
+        f"its {catalog.offering(o).host_memory_gib.value:g} GiB"  # type: ignore[union-attr]
+        for o, short in sorted(short_host.items())
+    ]
     return RecommendOut(
         query=query,
         options=options,
@@ -503,6 +514,13 @@ def _option(
         terms=c.hw.terms.id if c.hw.terms is not None else None,
         caveats=[c.offering.price_caveat] if c.offering.price_caveat else [],
     )
+
+
+def _short_of_host(scored: Scored, j: int, o: Offering, per_node: int) -> bool:
+    """Offload needs more host memory per node than the offering's sourced figure."""
+    if scored.host_memory is None or o.host_memory_gib is None:
+        return False
+    return float(scored.host_memory[j]) * per_node > o.host_memory_gib.value * 2**30
 
 
 def cost_at(o: Option, run_s: float, terms: RentalTerms | None) -> tuple[float, float]:

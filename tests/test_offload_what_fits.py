@@ -193,3 +193,17 @@ def test_bad_offload_is_one_line(cli, command) -> None:
     hw = ("--accelerator", "h100") if command == "estimate" else ()
     r = cli(command, "--params", "1.3B", *hw, "--offload", "maybe")
     assert_user_error(r, 2, "offload", "maybe")
+
+
+def test_offload_leaves_out_nodes_short_of_host_memory(cli) -> None:
+    args = ("--params", "1.3B", "--accelerators", "a10g", "--providers", "aws", "--tokens", "10B")
+    d = json.loads(cli("recommend", *args, "--offload", "optimizer", "--top", "1000", "--json").out)
+    cat = load_catalog()
+    for o in d["options"]:  # every option's node holds what offload puts in host memory
+        have = cat.offering(o["offering"]).host_memory_gib
+        assert have is None or o["host_memory_bytes"] <= have.value * 2**30
+    short = [n for n in d["notes"] if "host memory per node" in n]
+    assert short, d["notes"]
+    name = short[0].split()[2]
+    need = d["options"] and cat.offering(name).host_memory_gib.value
+    assert need and f"its {need:g} GiB" in short[0]
