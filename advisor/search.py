@@ -9,7 +9,7 @@ step time for all of them in one pass (advisor/model/memory.py, time.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -20,8 +20,8 @@ from advisor.layout import TIE_TOLERANCE, LayoutChoice, divisors
 from advisor.model.device import DeviceModel
 from advisor.model.flops import hardware_flops_per_token, model_flops_per_token
 from advisor.model.memory import activation_memory, autocast, dtype_bytes, model_state_memory
-from advisor.model.offload import HostPath, offload
-from advisor.model.parallel import check_cp, max_stage_layers
+from advisor.model.offload import HostPath, OffloadPass
+from advisor.model.parallel import check_cp
 from advisor.model.spec import ModelSpec, TrainingSpec
 from advisor.model.time import REC_CODES, Plans, StepTime, step_time
 
@@ -265,7 +265,7 @@ def score(
     capacity a chosen plan must leave free (`Scored.roomy`). `finetune`: LoRA/QLoRA
     (advisor/finetune/); None or method 'full' scores full training. `offload_mode`
     'optimizer' or 'params' moves states to host memory over `host` (offload.py)."""
-    moved = _Offload(offload_mode, host, spec, plans)
+    moved = OffloadPass(offload_mode, host, spec, plans)
     if finetune is not None and finetune.adapters:
         return moved.label(
             _score_adapters(
@@ -381,7 +381,7 @@ def _score_adapters(
     allocator_slack: float,
     headroom: float,
     tp_overlap: bool,
-    moved: _Offload,
+    moved: OffloadPass,
 ) -> Scored:
     """`score` for LoRA/QLoRA: memory from advisor/finetune/memory.py, pretraining's step
     time with the adapters' share of gradient bytes, corrected by advisor/finetune/time.py."""
@@ -427,55 +427,6 @@ def _score_adapters(
         adapters=mem.adapters * kept,
         **moved.extra(),
     )
-
-
-class _Offload:
-    """CPU offload applied to one scoring pass: device bytes out, host bytes and the
-    step's transfer and CPU seconds in (advisor/model/offload.py). Mode 'none' is a
-    no-op, so `score` without offload is unchanged."""
-
-    def __init__(self, mode: str, host: HostPath | None, spec: ModelSpec, plans: Plans):
-        if mode != "none" and host is None:
-            raise ValueError("offload needs the host path (advisor.model.offload.host_path)")
-        self.mode, self.host = mode, host
-        self.spec, self.plans = spec, plans
-        self.result: Any = None
-
-    def memory(self, weights: Any, gradients: Any, optimizer: Any) -> tuple[Any, Any, Any]:
-        if self.mode == "none":
-            return weights, gradients, optimizer
-        assert self.host is not None
-        layers = max_stage_layers(self.spec.layers, self.plans.pp)
-        r = offload(self.mode, weights, gradients, optimizer, layers, self.plans.m, self.host)
-        self.result = r
-        return r.weights, r.gradients, r.optimizer
-
-    def time(self, st: StepTime) -> StepTime:
-        """The device optimizer step becomes the CPU's plus the state transfers; the
-        parameter fetches are memory-bound time on the device's host link."""
-        r = self.result
-        if r is None:
-            return st
-        return replace(
-            st,
-            optimizer=r.cpu_s + r.transfer_s - r.fetch_s,
-            memory_bound=st.memory_bound + r.fetch_s,
-        )
-
-    def label(self, scored: Scored) -> Scored:
-        if self.result is not None and self.host is not None:
-            scored.offload_mode, scored.offload_notes = self.mode, self.host.notes
-        return scored
-
-    def extra(self) -> dict[str, Any]:
-        r = self.result
-        if r is None:
-            return {}
-        return {
-            "host_memory": r.host,
-            "offload_transfer_s": r.transfer_s,
-            "offload_cpu_s": r.cpu_s,
-        }
 
 
 def plan_fields(plans: Plans, i: int) -> dict[str, Any]:

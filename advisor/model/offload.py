@@ -19,10 +19,12 @@ gradient buckets on the device are within the framework overhead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+
+from advisor.model.parallel import max_stage_layers
 
 OFFLOADS: tuple[str, ...] = ("none", "optimizer", "params")
 BLOCKS_ON_DEVICE = 2.0  # parameter offload: the block computing and the one prefetched
@@ -136,6 +138,55 @@ def offload(
         cpu_s=cpu_traffic / share + zero,
         fetch_s=fetch + zero,
     )
+
+
+class OffloadPass:
+    """CPU offload applied to one scoring pass: device bytes out, host bytes and the
+    step's transfer and CPU seconds in (advisor/model/offload.py). Mode 'none' is a
+    no-op, so `score` without offload is unchanged."""
+
+    def __init__(self, mode: str, host: HostPath | None, spec: Any, plans: Any):
+        if mode != "none" and host is None:
+            raise ValueError("offload needs the host path (advisor.model.offload.host_path)")
+        self.mode, self.host = mode, host
+        self.spec, self.plans = spec, plans
+        self.result: Any = None
+
+    def memory(self, weights: Any, gradients: Any, optimizer: Any) -> tuple[Any, Any, Any]:
+        if self.mode == "none":
+            return weights, gradients, optimizer
+        assert self.host is not None
+        layers = max_stage_layers(self.spec.layers, self.plans.pp)
+        r = offload(self.mode, weights, gradients, optimizer, layers, self.plans.m, self.host)
+        self.result = r
+        return r.weights, r.gradients, r.optimizer
+
+    def time(self, st: Any) -> Any:
+        """The device optimizer step becomes the CPU's plus the state transfers; the
+        parameter fetches are memory-bound time on the device's host link."""
+        r = self.result
+        if r is None:
+            return st
+        return replace(
+            st,
+            optimizer=r.cpu_s + r.transfer_s - r.fetch_s,
+            memory_bound=st.memory_bound + r.fetch_s,
+        )
+
+    def label(self, scored: Any) -> Any:
+        if self.result is not None and self.host is not None:
+            scored.offload_mode, scored.offload_notes = self.mode, self.host.notes
+        return scored
+
+    def extra(self) -> dict[str, Any]:
+        r = self.result
+        if r is None:
+            return {}
+        return {
+            "host_memory": r.host,
+            "offload_transfer_s": r.transfer_s,
+            "offload_cpu_s": r.cpu_s,
+        }
 
 
 def offload_fields(scored: Any, hw: Any, i: int) -> dict[str, Any]:
