@@ -266,7 +266,7 @@ def estimate(
         alts = estimate_alternatives(
             attempt, finetune, offload_mode, choice.recompute, hw.devices, flag
         )
-        out = out.model_copy(update={"what_would_fit": [a.model_dump() for a in alts]})
+        out = out.model_copy(update={"what_would_fit": [a.model_dump(exclude_none=True) for a in alts]})
     if json_out:
         print_json(out)
     else:
@@ -295,7 +295,7 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
         )
         alts = [
             f"{a['change']} ({format_bytes(a['memory'])}/device, "
-            f"{format_money(a['cost']) if a['cost'] is not None else 'no price'})"
+            f"{format_money(a['cost']) if a.get('cost') is not None else 'no price'})"
             for a in out.what_would_fit or []
         ]
         none = "no change tried (method, rank, --recompute full, --offload, 64x the devices)"
