@@ -266,7 +266,9 @@ def estimate(
         alts = estimate_alternatives(
             attempt, finetune, offload_mode, choice.recompute, hw.devices, flag
         )
-        out = out.model_copy(update={"what_would_fit": [a.model_dump(exclude_none=True) for a in alts]})
+        out = out.model_copy(
+            update={"what_would_fit": [a.model_dump(exclude_none=True) for a in alts]}
+        )
     if json_out:
         print_json(out)
     else:
