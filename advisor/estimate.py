@@ -29,6 +29,7 @@ from advisor.layout import (
 from advisor.model.device import DeviceModel, device_model
 from advisor.model.flops import flops_report
 from advisor.model.memory import GIB
+from advisor.model.offload import host_path, offload_fields, offload_notes
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
 from advisor.search import Scored, enumerate_plans, plan_fields, score
@@ -126,6 +127,16 @@ class EstimateOut(BaseModel):
     trainable_params: int | None = Field(
         default=None, description="Parameters the optimizer updates (fine-tuning)."
     )
+    offload: str | None = Field(default=None, description="CPU offload: optimizer or params.")
+    host_memory_bytes: float | None = Field(
+        default=None, description="Host memory per node the offloaded states need."
+    )
+    offload_s: dict[str, float] | None = Field(
+        default=None, description="Per step: host-device transfers and the CPU optimizer step."
+    )
+    what_would_fit: list[dict[str, Any]] | None = Field(
+        default=None, description="When it does not fit: changes that would (what_fits.py)."
+    )
 
 
 def overhead_bytes(hw: Hardware) -> tuple[float, str | None]:
@@ -170,9 +181,10 @@ def search_hardware(
     headroom: float = DEFAULT_MEMORY_HEADROOM,
     stack: StackConventions | None = None,
     finetune: FinetuneSpec | None = None,
+    offload: str = "none",
 ) -> tuple[Scored, DeviceModel]:
     """Score every plan the choice allows on this hardware, under the stack's conventions
-    (`finetune`: LoRA/QLoRA, advisor/finetune/)."""
+    (`finetune`: LoRA/QLoRA, advisor/finetune/; `offload`: advisor/model/offload.py)."""
     check_quant_support(hw.accelerator, finetune)
     catalog = catalog or load_catalog()
     stack = stack or resolve(catalog, None)
@@ -209,6 +221,10 @@ def search_hardware(
         dp_overlap=stack.dp_overlap,
         tp_overlap=stack.tp_overlap,
         finetune=finetune,
+        offload_mode=offload,
+        host=host_path(catalog, hw.accelerator, hw.offering, hw.devices_per_node)
+        if offload != "none"
+        else None,
     )
     return scored, dev
 
@@ -224,6 +240,7 @@ def estimate(
     memory_headroom: float = DEFAULT_MEMORY_HEADROOM,
     stack: StackConventions | None = None,
     finetune: FinetuneSpec | None = None,
+    offload: str = "none",
 ) -> EstimateOut:
     """Everything about one job on one hardware; unset layout fields are searched under
     the software stack's conventions (default: 'auto'). `finetune` (advisor/finetune/):
@@ -244,7 +261,7 @@ def estimate(
             choice.cp or 1,
         )
     scored, dev = search_hardware(
-        spec, training, hw, choice, batch, catalog, memory_headroom, stack, finetune
+        spec, training, hw, choice, batch, catalog, memory_headroom, stack, finetune, offload
     )
     i = scored.best()
     if i is None:  # nothing leaves the headroom free: the fastest that fits at all
@@ -338,6 +355,7 @@ def describe(
     fits = bool(scored.fits[i]) if hw.memory_bytes else None
     assumptions = [
         *spec.notes,
+        *offload_notes(scored, hw, i),
         "model FLOPs count attention over the full s x s square (PaLM / Megatron convention)",
         *(stack.notes() if stack else []),
         f"model states use the '{training.convention}' convention "
@@ -434,6 +452,7 @@ def describe(
         stack=stack.as_dict() if stack else None,
         plans_considered=len(scored.plans),
         assumptions=assumptions,
+        **offload_fields(scored, hw, i),
     )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -42,13 +43,16 @@ from advisor.finetune.spec import FinetuneSpec, check_quant_support
 from advisor.hardware import Hardware
 from advisor.layout import DEFAULT_MEMORY_HEADROOM, batch_notes, default_batch_tokens
 from advisor.model.device import device_model
+from advisor.model.offload import host_path
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
 from advisor.ownership import Ownership, ownership
+from advisor.picks import Pick, pick
 from advisor.ranking import DEFAULT_MAX_DAYS, TIE_TOLERANCE, rank_order
 from advisor.search import Scored, enumerate_plans, score
 from advisor.shortfall import Shortfall, find_shortfall
 from advisor.stacks import StackConventions, apply_efficiency, for_accelerator, resolve
+from advisor.what_fits import Alternative, recommend_alternatives
 
 
 class Query(BaseModel):
@@ -75,6 +79,7 @@ class Query(BaseModel):
     global_batch_tokens: float | None = None
     memory_headroom: float = DEFAULT_MEMORY_HEADROOM
     stack: str = "auto"
+    offload: str = "none"
 
 
 class Option(EstimateOut):
@@ -101,6 +106,10 @@ class RecommendOut(BaseModel):
     query: Query
     options: list[Option]
     shortfall: Shortfall | None = None
+    cheapest_that_fits: Pick | None = None  # the cheapest option that fits, at any cost
+    fastest_within_budget: Pick | None = None  # the fastest within budget and deadline
+    nothing_fits: str | None = None  # why no option fits in memory, when none does
+    what_would_fit: list[Alternative] = []  # changes that make it fit (advisor/what_fits.py)
     notes: list[str] = []
     dropped: list[Dropped] = []
     feasible_options: int
@@ -168,9 +177,10 @@ def select_offerings(
     return [o for o in offs if o.price_per_hour(pricing) is not None]
 
 
-def _group_key(o: Offering) -> tuple[Any, ...]:
+def _group_key(o: Offering, offload: str = "none") -> tuple[Any, ...]:
     bw = o.node_network_bandwidth_gbs.value if o.node_network_bandwidth_gbs else None
-    return (o.accelerator, o.accelerator_count, bw)
+    host = o.host_cpu if offload != "none" else None  # the CPU steps the optimizer
+    return (o.accelerator, o.accelerator_count, bw, host)
 
 
 def recommend(
@@ -194,7 +204,12 @@ def recommend(
     memory_headroom: float = DEFAULT_MEMORY_HEADROOM,
     stack: StackConventions | None = None,
     finetune: FinetuneSpec | None = None,
+    offload: str = "none",
+    suggest: bool = True,
 ) -> RecommendOut:
+    """Ranked options. `offload`: CPU offload (advisor/model/offload.py). When nothing
+    fits in memory and `suggest`, the output says what would (advisor/what_fits.py)."""
+    call = {k: v for k, v in locals().items() if k not in ("spec", "training", "catalog")}
     started = time.perf_counter()
     stack = stack or resolve(catalog, None)
     convs: dict[str, StackConventions] = {}  # accelerator -> the stack's conventions on it
@@ -207,7 +222,7 @@ def recommend(
         raise AdvisorError(nothing_priced(catalog, pricing, dropped))
     groups: dict[tuple[Any, ...], list[Offering]] = {}
     for o in offerings:
-        groups.setdefault(_group_key(o), []).append(o)
+        groups.setdefault(_group_key(o, offload), []).append(o)
     candidates: list[Candidate] = []
     batch_limited: dict[str, int] = {}  # accelerator -> fewest devices the batch cannot use
     no_precision: set[str] = set()
@@ -215,6 +230,7 @@ def recommend(
     skipped: dict[str, str] = {}  # accelerator -> why a group of its offerings was not scored
     one_node: dict[str, str] = {}  # accelerator -> an offering searched on one node only
     multi_node: set[str] = set()  # accelerators with an offering whose network is sourced
+    short_host: dict[str, list[tuple[int, float]]] = {}  # offering -> (nodes, host bytes)
     for members in groups.values():
         head = members[0]
         acc = catalog.accelerator(head.accelerator)
@@ -273,6 +289,8 @@ def recommend(
             dp_overlap=conv.dp_overlap,
             tp_overlap=conv.tp_overlap,
             finetune=finetune,
+            offload_mode=offload,
+            host=host_path(catalog, acc, head, per_node) if offload != "none" else None,
         )
         plans_scored += len(plans)
         devs = scored.devices
@@ -291,6 +309,10 @@ def recommend(
                 terms = catalog.terms_for(o)
                 limit = node_limit(terms, o.max_nodes)
                 if limit is not None and n > limit:
+                    continue
+                if _short_of_host(scored, int(j), o, per_node):
+                    need = float(scored.host_memory[j]) * per_node  # type: ignore[index]
+                    short_host.setdefault(o.id, []).append((n, need))
                     continue
                 hw = Hardware(acc, d, per_node, o, prof, bw, None, terms)
                 run_h = t / 3600
@@ -324,6 +346,7 @@ def recommend(
         stack=stack.id,
         global_batch_tokens=batch,
         memory_headroom=memory_headroom,
+        offload=offload,
     )
     precision_note = (
         f"; dropped for want of a {training.precision} peak: {', '.join(sorted(no_precision))} "
@@ -334,10 +357,32 @@ def recommend(
     if not candidates and no_precision and plans_scored == 0:
         raise UsageError(f"no offering left to score{precision_note}")
     if not candidates:
-        raise AdvisorError(
+        why = (
             f"no offering can train {spec.name} ({counts.total / 1e9:.3g}B parameters) within "
-            f"{max_devices} devices: nothing fits in memory; raise --max-devices or pick a "
-            f"smaller model{precision_note}"
+            f"{max_devices} devices: nothing fits in memory"
+        )
+        alts = (
+            recommend_alternatives(
+                partial(recommend, spec, training, catalog), call, finetune, offload
+            )
+            if suggest
+            else []
+        )
+        if not alts:
+            raise AdvisorError(
+                f"{why}; raise --max-devices or pick a smaller model{precision_note}"
+            )
+        return RecommendOut(
+            query=query,
+            options=[],
+            nothing_fits=why,
+            what_would_fit=alts,
+            dropped=dropped,
+            feasible_options=0,
+            offerings_searched=len(offerings),
+            plans_scored=plans_scored,
+            search_seconds=time.perf_counter() - started,
+            plans_per_second=0.0,
         )
     asked = (batch, training.global_batch_tokens is not None)
     within = [
@@ -405,10 +450,18 @@ def recommend(
         "data-parallel replica within it; raise --global-batch-tokens to use more"
         for a, d in sorted(batch_limited.items())
     ]
+    notes += [
+        f"left out {o} on {', '.join(str(n) for n, _ in short)} node(s): offload needs up to "
+        f"{max(b for _, b in short) / 2**30:,.1f} GiB of host memory per node there, more than "
+        f"its {catalog.offering(o).host_memory_gib.value:g} GiB"  # type: ignore[union-attr]
+        for o, short in sorted(short_host.items())
+    ]
     return RecommendOut(
         query=query,
         options=options,
         shortfall=shortfall,
+        cheapest_that_fits=pick(candidates, options, lambda c: (c.cost, c.time_s), ok),
+        fastest_within_budget=pick(ok, options, lambda c: (c.time_s, c.cost), ok),
         notes=notes,
         dropped=dropped,
         feasible_options=len(ok),
@@ -461,6 +514,13 @@ def _option(
         terms=c.hw.terms.id if c.hw.terms is not None else None,
         caveats=[c.offering.price_caveat] if c.offering.price_caveat else [],
     )
+
+
+def _short_of_host(scored: Scored, j: int, o: Offering, per_node: int) -> bool:
+    """Offload needs more host memory per node than the offering's sourced figure."""
+    if scored.host_memory is None or o.host_memory_gib is None:
+        return False
+    return float(scored.host_memory[j]) * per_node > o.host_memory_gib.value * 2**30
 
 
 def cost_at(o: Option, run_s: float, terms: RentalTerms | None) -> tuple[float, float]:

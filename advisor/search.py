@@ -20,6 +20,7 @@ from advisor.layout import TIE_TOLERANCE, LayoutChoice, divisors
 from advisor.model.device import DeviceModel
 from advisor.model.flops import hardware_flops_per_token, model_flops_per_token
 from advisor.model.memory import activation_memory, autocast, dtype_bytes, model_state_memory
+from advisor.model.offload import HostPath, OffloadPass
 from advisor.model.parallel import check_cp
 from advisor.model.spec import ModelSpec, TrainingSpec
 from advisor.model.time import REC_CODES, Plans, StepTime, step_time
@@ -194,6 +195,12 @@ class Scored:
     base_weights: np.ndarray | None = None
     quant_constants: np.ndarray | None = None
     adapters: np.ndarray | None = None
+    # CPU offload (advisor/model/offload.py): host bytes per device, seconds per step
+    host_memory: np.ndarray | None = None
+    offload_transfer_s: np.ndarray | None = None
+    offload_cpu_s: np.ndarray | None = None
+    offload_mode: str = "none"
+    offload_notes: tuple[str, ...] = ()
 
     def best(
         self,
@@ -249,31 +256,39 @@ def score(
     headroom: float = 0.0,
     tp_overlap: bool = False,
     finetune: FinetuneSpec | None = None,
+    offload_mode: str = "none",
+    host: HostPath | None = None,
 ) -> Scored:
     """Memory and step time of every plan in one vectorised pass. `allocator_slack` is
     memory the allocator holds beyond the live tensors, as a fraction of them (measured
     by a device's calibration; counted under 'other'). `headroom` is the fraction of
     capacity a chosen plan must leave free (`Scored.roomy`). `finetune`: LoRA/QLoRA
-    (advisor/finetune/); None or method 'full' scores full training."""
+    (advisor/finetune/); None or method 'full' scores full training. `offload_mode`
+    'optimizer' or 'params' moves states to host memory over `host` (offload.py)."""
+    moved = OffloadPass(offload_mode, host, spec, plans)
     if finetune is not None and finetune.adapters:
-        return _score_adapters(
-            spec,
-            training,
-            plans,
-            dev,
-            capacity_bytes,
-            overhead_bytes,
-            finetune,
-            grad_bytes=grad_bytes,
-            flash_attention=flash_attention,
-            dp_overlap=dp_overlap,
-            allocator_slack=allocator_slack,
-            headroom=headroom,
-            tp_overlap=tp_overlap,
+        return moved.label(
+            _score_adapters(
+                spec,
+                training,
+                plans,
+                dev,
+                capacity_bytes,
+                overhead_bytes,
+                finetune,
+                grad_bytes=grad_bytes,
+                flash_attention=flash_attention,
+                dp_overlap=dp_overlap,
+                allocator_slack=allocator_slack,
+                headroom=headroom,
+                tp_overlap=tp_overlap,
+                moved=moved,
+            )
         )
     states = model_state_memory(spec, plans, training)
     act = activation_memory(spec, plans, training, rec=plans.rec, flash_attention=flash_attention)
-    tensors = states.weights + states.gradients + states.optimizer + act + states.gathered
+    w, g, o = moved.memory(states.weights, states.gradients, states.optimizer)
+    tensors = w + g + o + act + states.gathered
     other = states.gathered + overhead_bytes + allocator_slack * tensors
     st = step_time(
         spec,
@@ -287,8 +302,21 @@ def score(
         autocast=autocast(training),
         tp_overlap=tp_overlap,
     )
-    parts = (states.weights, states.gradients, states.optimizer, act, other)
-    return _scored(spec, training, plans, dev, st, parts, capacity_bytes, headroom, flash_attention)
+    parts = (w, g, o, act, other)
+    return moved.label(
+        _scored(
+            spec,
+            training,
+            plans,
+            dev,
+            moved.time(st),
+            parts,
+            capacity_bytes,
+            headroom,
+            flash_attention,
+            **moved.extra(),
+        )
+    )
 
 
 def _scored(
@@ -353,6 +381,7 @@ def _score_adapters(
     allocator_slack: float,
     headroom: float,
     tp_overlap: bool,
+    moved: OffloadPass,
 ) -> Scored:
     """`score` for LoRA/QLoRA: memory from advisor/finetune/memory.py, pretraining's step
     time with the adapters' share of gradient bytes, corrected by advisor/finetune/time.py."""
@@ -360,7 +389,9 @@ def _score_adapters(
     from advisor.finetune.time import finetune_step_time, trainable_share
 
     mem = finetune_memory(spec, plans, training, ft, rec=plans.rec, flash_attention=flash_attention)
-    tensors = mem.weights + mem.gradients + mem.optimizer + mem.activations + mem.buffers
+    w, grads, o = moved.memory(mem.weights, mem.gradients, mem.optimizer)
+    kept = w / np.where(mem.weights > 0, mem.weights, 1.0)  # share of weights left on device
+    tensors = w + grads + o + mem.activations + mem.buffers
     other = mem.buffers + overhead_bytes + allocator_slack * tensors
     cast = autocast(training)
     elem = float(4 if cast else dtype_bytes(training.precision))
@@ -380,20 +411,21 @@ def _score_adapters(
     st = finetune_step_time(
         spec, plans, dev, training.precision, training.optimizer, st, ft, autocast=cast
     )
-    parts = (mem.weights, mem.gradients, mem.optimizer, mem.activations, other)
+    parts = (w, grads, o, mem.activations, other)
     return _scored(
         spec,
         training,
         plans,
         dev,
-        st,
+        moved.time(st),
         parts,
         capacity_bytes,
         headroom,
         flash_attention,
-        base_weights=mem.base_weights,
-        quant_constants=mem.quant_constants,
-        adapters=mem.adapters,
+        base_weights=mem.base_weights * kept,
+        quant_constants=mem.quant_constants * kept,
+        adapters=mem.adapters * kept,
+        **moved.extra(),
     )
 
 

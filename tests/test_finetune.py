@@ -223,7 +223,8 @@ def test_acceptance_qlora_llama3_8b_fits_an_rtx_4090(cli) -> None:
     assert m["total"] <= d["memory_capacity_bytes"]
     # the pretraining document's keys are all still there
     pre = json.loads(cli(*[a for a in ACCEPT if a not in ("--method", "qlora")]).out)
-    assert set(pre) | {"method", "trainable_params"} == set(d)
+    # (full training does not fit the 4090: that document adds what would fit)
+    assert (set(pre) - {"what_would_fit"}) | {"method", "trainable_params"} == set(d)
     assert "method" not in pre and "base_weights" not in pre["memory_per_device_bytes"]
     assert any("--tokens-per-epoch" in a for a in d["assumptions"])  # no dataset was given
     assert not any("--tokens-per-epoch" in a for a in pre["assumptions"])

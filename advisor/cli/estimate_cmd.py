@@ -26,9 +26,11 @@ from advisor.cli.finetune_opts import (
     LoraRankOpt,
     LoraTargetsOpt,
     MethodOpt,
+    OffloadOpt,
     QuantOpt,
     TokensPerEpochOpt,
     finetune_from,
+    parse_offload,
     tokens_total,
 )
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, PRICINGS
@@ -150,6 +152,7 @@ def estimate(
     quant: QuantOpt = None,
     tokens_per_epoch: TokensPerEpochOpt = None,
     epochs: EpochsOpt = None,
+    offload: OffloadOpt = "none",
     memory_headroom: MemoryHeadroomOpt = MEMORY_HEADROOM,
     stack: StackOpt = "auto",
     flash_attention: FlashAttentionOpt = None,
@@ -161,9 +164,12 @@ def estimate(
     json_out: JsonOpt = False,
 ) -> None:
     """Score one layout: parameters, FLOPs, memory, step time, time to train and cost."""
+    from dataclasses import replace
+
     from advisor.estimate import estimate as run_estimate
     from advisor.hardware import resolve_hardware
     from advisor.stacks import resolve as resolve_stack
+    from advisor.what_fits import estimate_alternatives
 
     spec = resolve_model(
         params,
@@ -180,6 +186,7 @@ def estimate(
         head_dim,
     )
     finetune = finetune_from(method, lora_rank, lora_targets, quant)
+    offload_mode = parse_offload(offload)
     training = TrainingSpec(
         tokens=tokens_total(tokens, tokens_per_epoch, epochs),
         global_batch_tokens=(
@@ -223,7 +230,45 @@ def estimate(
         memory_headroom=memory_headroom,
         stack=conv,
         finetune=finetune,
+        offload=offload_mode,
     )
+    if out.fits is False:
+
+        def attempt(
+            finetune: Any = finetune,
+            offload: str = offload_mode,
+            recompute: str | None = None,
+            devices: int | None = None,
+        ) -> Any:
+            h = hw
+            if devices is not None:
+                per = hw.devices_per_node
+                n_count = devices if offering is None else None
+                n_nodes = devices // per if offering is not None else None
+                h = resolve_hardware(cat, accelerator, n_count, offering, n_nodes, prof)
+            ch = choice if recompute is None else replace(choice, recompute=recompute)
+            return run_estimate(
+                spec,
+                training,
+                h,
+                ch,
+                pricing=_choice(pricing, "pricing", PRICINGS) or "on-demand",
+                catalog=cat,
+                memory_headroom=memory_headroom,
+                stack=conv,
+                finetune=finetune,
+                offload=offload,
+            )
+
+        def flag(n: int) -> str:
+            return f"--count {n}" if offering is None else f"--nodes {n // hw.devices_per_node}"
+
+        alts = estimate_alternatives(
+            attempt, finetune, offload_mode, choice.recompute, hw.devices, flag
+        )
+        out = out.model_copy(
+            update={"what_would_fit": [a.model_dump(exclude_none=True) for a in alts]}
+        )
     if json_out:
         print_json(out)
     else:
@@ -250,6 +295,13 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
             f"device against {format_bytes(out.memory_capacity_bytes or 0)}; the figures below "
             "are for a plan that cannot run"
         )
+        alts = [
+            f"{a['change']} ({format_bytes(a['memory'])}/device, "
+            f"{format_money(a['cost']) if a.get('cost') is not None else 'no price'})"
+            for a in out.what_would_fit or []
+        ]
+        none = "no change tried (method, rank, --recompute full, --offload, 64x the devices)"
+        c.print("would fit: " + ("; ".join(alts) if alts else none))
     c.print(
         f"[bold]{out.model['name']}[/]: {out.params:,} parameters"
         + (f" ({out.active_params:,} active)" if out.active_params != out.params else "")

@@ -101,3 +101,23 @@ def tokens_total(
             f"{pair:,.0f}; give one or the other"
         )
     return pair
+
+
+OffloadOpt = Annotated[
+    str,
+    typer.Option(
+        "--offload",
+        help="CPU offload (DeepSpeed ZeRO-Offload / FSDP): none, optimizer (optimizer states "
+        "and gradients to host memory, optimizer step on the CPU) or params (parameters too).",
+        rich_help_panel=F,
+    ),
+]
+OFFLOADS = ("none", "optimizer", "params")  # kept in step with advisor.model.offload
+
+
+def parse_offload(value: str) -> str:
+    """--offload none|optimizer|params; the nearest name suggested otherwise."""
+    v = value.strip().lower()
+    if v not in OFFLOADS:
+        raise unknown("offload", value, OFFLOADS)
+    return v

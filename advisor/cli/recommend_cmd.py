@@ -30,13 +30,15 @@ from advisor.cli.finetune_opts import (
     LoraRankOpt,
     LoraTargetsOpt,
     MethodOpt,
+    OffloadOpt,
     QuantOpt,
     TokensPerEpochOpt,
     finetune_from,
+    parse_offload,
     tokens_total,
 )
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, PRICINGS
-from advisor.errors import UsageError, unknown
+from advisor.errors import AdvisorError, UsageError, unknown
 from advisor.finetune.spec import FinetuneSpec
 from advisor.model.select import resolve_model
 from advisor.model.spec import PRECISIONS, ModelSpec, TrainingSpec
@@ -122,6 +124,7 @@ def recommend_request(
     finetune: FinetuneSpec | None = None,
     tokens_per_epoch: str | None = None,
     epochs: float | None = None,
+    offload: str = "none",
 ) -> RecommendRequest:
     """Turn the command-line options (shared by `recommend` and `report`) into arguments."""
     from advisor.stacks import resolve as resolve_stack
@@ -165,6 +168,8 @@ def recommend_request(
     }
     if finetune is not None:
         kwargs["finetune"] = finetune
+    if parse_offload(offload) != "none":
+        kwargs["offload"] = parse_offload(offload)
     return RecommendRequest(spec, training, cat, kwargs)
 
 
@@ -211,6 +216,7 @@ def recommend(
     quant: QuantOpt = None,
     tokens_per_epoch: TokensPerEpochOpt = None,
     epochs: EpochsOpt = None,
+    offload: OffloadOpt = "none",
     memory_headroom: MemoryHeadroomOpt = MEMORY_HEADROOM,
     stack: StackOpt = "auto",
     flash_attention: FlashAttentionOpt = None,
@@ -253,6 +259,7 @@ def recommend(
         finetune=finetune_from(method, lora_rank, lora_targets, quant),
         tokens_per_epoch=tokens_per_epoch,
         epochs=epochs,
+        offload=offload,
     )
     out = run_recommend(req.spec, req.training, req.catalog, **req.kwargs)
     if json_out:
@@ -261,6 +268,8 @@ def recommend(
         _print_csv(out)
     else:
         _print_table(out)
+    if out.nothing_fits:  # what would fit is on stdout; the run as asked cannot be done
+        raise AdvisorError(f"{out.nothing_fits}; see what would fit above")
 
 
 CSV_FIELDS = (
@@ -388,10 +397,15 @@ def _print_table(out) -> None:  # type: ignore[no-untyped-def]
     if q.deadline_s is not None:
         head += f", deadline {format_duration(q.deadline_s)}"
     c.print(head)
+    if out.nothing_fits:
+        _print_what_would_fit(c, out)
+        _print_left_out(out)
+        return
     if out.shortfall is not None:
         s = out.shortfall
         c.print(f"[yellow]{s.reason}.[/]")
         c.print(f"{s.what_fits}.")
+        _print_picks(c, out)
         _print_left_out(out)
         return
     t = Table(
@@ -452,12 +466,51 @@ def _print_table(out) -> None:  # type: ignore[no-untyped-def]
             "[dim]under time and cost: 10th-90th percentile of the cross-validated error on "
             f"comparable published runs (#1: {b['group']}, {b['count']} runs; advisor accuracy)[/]"
         )
+    _print_picks(c, out)
     _print_notes(c, out)
     _print_left_out(out)
     c.print(
         f"[dim]searched {out.offerings_searched} offerings, {out.plans_scored:,} plans in "
         f"{out.search_seconds:.2f} s ({out.plans_per_second:,.0f} plans/s)[/]"
     )
+
+
+def _pick_text(p) -> str:  # type: ignore[no-untyped-def]
+    where = f"#{p.rank} " if p.rank is not None else ""
+    limits = "" if p.within_limits else " (outside the limits)"
+    return (
+        f"{where}{p.offering} x {p.nodes} ({p.accelerator} x {p.devices}), "
+        f"{format_money(p.cost_usd)}, {format_duration(p.time_s)}{limits}"
+    )
+
+
+def _print_picks(c, out) -> None:  # type: ignore[no-untyped-def]
+    """The two answers: the cheapest hardware it fits on, the fastest within budget."""
+    if out.cheapest_that_fits is not None:
+        c.print(f"cheapest that fits: {_pick_text(out.cheapest_that_fits)}")
+    # "budget" only where one is given; else the deadline and --max-days are the limits
+    label = "fastest within budget" if out.query.budget_usd is not None else "fastest within limits"
+    if out.fastest_within_budget is not None:
+        c.print(f"{label}: {_pick_text(out.fastest_within_budget)}")
+    elif out.cheapest_that_fits is not None:
+        c.print(f"{label}: none (no option is within the limits)")
+
+
+def _print_what_would_fit(c, out) -> None:  # type: ignore[no-untyped-def]
+    c.print(f"[yellow]{out.nothing_fits}.[/]")
+    c.print(
+        "what would fit (each change alone, its cheapest option; activation checkpointing "
+        "is searched already):"
+    )
+    for a in out.what_would_fit:
+        host = f", host {format_bytes(a.host_memory_bytes)}/node" if a.host_memory_bytes else ""
+        cost = format_money(a.cost) if a.cost is not None else "no price"
+        limits = "" if a.within_limits in (None, True) else " (outside the limits)"
+        c.print(
+            f"  {a.change}: {a.offering} x {a.nodes} ({a.devices} devices), "
+            f"{format_bytes(a.memory)}/device{host}, {cost}, "
+            f"{format_duration(a.time_s)}{limits}"
+        )
 
 
 def _span(o, key: str, fmt) -> str:  # type: ignore[no-untyped-def]

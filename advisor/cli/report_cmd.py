@@ -31,6 +31,7 @@ from advisor.cli.finetune_opts import (
     LoraRankOpt,
     LoraTargetsOpt,
     MethodOpt,
+    OffloadOpt,
     QuantOpt,
     TokensPerEpochOpt,
     finetune_from,
@@ -94,6 +95,7 @@ def report(
     quant: QuantOpt = None,
     tokens_per_epoch: TokensPerEpochOpt = None,
     epochs: EpochsOpt = None,
+    offload: OffloadOpt = "none",
     memory_headroom: MemoryHeadroomOpt = MEMORY_HEADROOM,
     stack: StackOpt = "auto",
     flash_attention: FlashAttentionOpt = None,
@@ -149,6 +151,7 @@ def report(
         finetune=finetune_from(method, lora_rank, lora_targets, quant),
         tokens_per_epoch=tokens_per_epoch,
         epochs=epochs,
+        offload=offload,
     )
     make_folder = False
     if out is None:

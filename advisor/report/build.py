@@ -701,6 +701,7 @@ def build_report(
     """Run the recommendation and collect the report. `kwargs` are `recommend`'s."""
     top = int(kwargs.pop("top", 10))
     profile: DeviceProfile | None = kwargs.get("profile")
+    kwargs["suggest"] = False  # nothing fits: the one-line error, as before what_fits.py
     out = recommend(spec, training, catalog, top=CONTEXT_LIMIT, **kwargs)
     free = dict(kwargs, budget=None, deadline_s=None)
     context = recommend(spec, training, catalog, top=CONTEXT_LIMIT, **free)
