@@ -50,6 +50,8 @@ What each profile field comes from (benchmarks/results.py rows):
   is the first-touch rate. None when no such size (a caching allocator).
 - `allocator_slack`: the `allocator` benchmark: (peak memory - framework
   overhead - peak live tensors) / peak live tensors, the median over its shapes.
+- `lora_allocator_slack`: the same of the `lora` benchmark's steps (frozen base,
+  adapters), which free layer-sized temporaries that full training does not.
 
 Pure numpy and pydantic: no torch.
 """
@@ -580,6 +582,33 @@ def allocator_slack(bench: BenchFile, overhead_gb: Figure | None, fig: _Figures)
     )
 
 
+def lora_allocator_slack(
+    bench: BenchFile, overhead_gb: Figure | None, fig: _Figures
+) -> Figure | None:
+    """`allocator_slack` of LoRA steps (the `lora` benchmark): each adapted layer frees
+    its frozen output and the adapter's temporaries, which the allocator keeps, so the
+    slack differs from full training's."""
+    res = _ok(bench, "lora")
+    if res is None or overhead_gb is None:
+        return None
+    rows = [r for r in res.rows if r.kind == "lora_step" and (r.allocated_bytes or 0) > 0]
+    if not rows:
+        return None
+    oh = overhead_gb.value * 1e9
+    each = [max(0.0, (r.peak_bytes - oh - r.allocated_bytes) / r.allocated_bytes) for r in rows]
+    detail = ", ".join(
+        f"{r.model.name} {r.model.layers}L-{r.model.hidden} seq {r.model.seq_len} batch "
+        f"{r.model.batch} rank {r.rank} {r.precision}: peak {r.peak_bytes / 2**20:.1f} MiB, "
+        f"live {r.allocated_bytes / 2**20:.1f}"
+        for r in rows
+    )
+    return fig(
+        float(np.median(each)),
+        f"LoRA steps: (peak - framework overhead {oh / 2**20:.1f} MiB - live tensors) / live "
+        f"tensors, median of {len(rows)}: {detail}",
+    )
+
+
 def step_fit(
     bench: BenchFile, profile: DeviceProfile, catalog: Catalog, fig: _Figures
 ) -> tuple[Figure | None, Figure | None, str | None]:
@@ -715,6 +744,7 @@ def calibrate(
         vector_rates=vector_rates(bench, fig),
         optimizer_tensor_overhead_us=opt_tensor,
         allocator_slack=allocator_slack(bench, overhead_gb, fig),
+        lora_allocator_slack=lora_allocator_slack(bench, overhead_gb, fig),
         first_touch_gbs=touch_gbs,
         first_touch_min_bytes=touch_min,
         notes=note,

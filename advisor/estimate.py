@@ -152,10 +152,16 @@ def overhead_bytes(hw: Hardware) -> tuple[float, str | None]:
     )
 
 
-def allocator_slack(hw: Hardware) -> float:
-    """The allocator's memory beyond live tensors, as a fraction: measured (profile) or 0."""
+def allocator_slack(hw: Hardware, finetune: FinetuneSpec | None = None) -> float:
+    """The allocator's memory beyond live tensors, as a fraction: measured (profile) or 0.
+    LoRA/QLoRA use the profile's LoRA figure where it has one (their layers free
+    layer-sized temporaries full training does not)."""
     prof = hw.profile
-    return prof.allocator_slack.value if prof is not None and prof.allocator_slack else 0.0
+    if prof is None:
+        return 0.0
+    if finetune is not None and finetune.adapters and prof.lora_allocator_slack:
+        return prof.lora_allocator_slack.value
+    return prof.allocator_slack.value if prof.allocator_slack else 0.0
 
 
 def hardware_device(catalog: Catalog, hw: Hardware, stack: str = "auto") -> DeviceModel:
@@ -207,7 +213,7 @@ def search_hardware(
         )
     overhead, _ = overhead_bytes(hw)
     capacity = hw.memory_bytes or 0.0
-    slack = allocator_slack(hw)
+    slack = allocator_slack(hw, finetune)
     scored = score(
         spec,
         training,
@@ -268,7 +274,9 @@ def estimate(
         i = scored.best(keep_headroom=False)
     if i is None:
         i = int(scored.memory_total.argmin())
-    out = describe(spec, training, hw, dev, scored, i, tokens, pricing, grid_kg_per_kwh, stack)
+    out = describe(
+        spec, training, hw, dev, scored, i, tokens, pricing, grid_kg_per_kwh, stack, finetune
+    )
     out = with_finetune(out, spec, finetune)
     assumptions = list(out.assumptions)
     if training.tokens is None:
@@ -339,8 +347,10 @@ def describe(
     pricing: str = "on-demand",
     grid_kg_per_kwh: float = DEFAULT_GRID_KG_PER_KWH,
     stack: StackConventions | None = None,
+    finetune: FinetuneSpec | None = None,
 ) -> EstimateOut:
-    """The estimate document for plan `i` of a scored search."""
+    """The estimate document for plan `i` of a scored search (`finetune`: the method
+    scored, for the allocator slack it used)."""
     counts = count_params(spec)
     fields = plan_fields(scored.plans, i)
     rec = fields["recompute"]
@@ -365,9 +375,9 @@ def describe(
     ]
     if overhead_note:
         assumptions.append(overhead_note)
-    if allocator_slack(hw):
+    if allocator_slack(hw, finetune):
         assumptions.append(
-            f"allocator holds {allocator_slack(hw):.0%} beyond the live tensors "
+            f"allocator holds {allocator_slack(hw, finetune):.0%} beyond the live tensors "
             "(measured; under 'other')"
         )
     if hw.memory_bytes:

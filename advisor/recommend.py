@@ -275,7 +275,7 @@ def recommend(
         skipped.setdefault(acc.id, "")
         hw0 = Hardware(acc, per_node, per_node, head, prof, bw, None)
         overhead, _ = overhead_bytes(hw0)
-        slack = allocator_slack(hw0)
+        slack = allocator_slack(hw0, finetune)
         scored = score(
             spec,
             training,
@@ -485,7 +485,9 @@ def _option(
     stack: StackConventions | None = None,
     finetune: FinetuneSpec | None = None,
 ) -> Option:
-    est = describe(spec, training, c.hw, c.dev, c.scored, c.index, tokens, pricing, grid, stack)
+    est = describe(
+        spec, training, c.hw, c.dev, c.scored, c.index, tokens, pricing, grid, stack, finetune
+    )
     est = with_finetune(est, spec, finetune)
     used = est.global_batch_tokens
     batch = batch_notes(asked[0], used, spec.seq_len, asked[1], count_params(spec).total)

@@ -35,6 +35,7 @@ from benchmarks.results import (
     DeviceInfo,
     Environment,
     GPTShape,
+    LoraStepRow,
     MatmulRow,
     OptimizerRow,
     OverheadRow,
@@ -513,3 +514,30 @@ def test_a_link_whose_time_falls_with_size_is_kept_from_the_measurements() -> No
     link = profile.links["intra_node"]
     assert link.bus_bandwidth_gbs.value == pytest.approx(max(r.busbw_gbs for r in rows), rel=1e-4)
     assert any("best measured bus bandwidth" in w for w in warnings)
+
+
+def lora_row(precision: str, live: float, slack: float) -> LoraStepRow:
+    shape = GPTShape(name="gpt-lora", layers=2, hidden=16, heads=2, vocab=32, seq_len=8)
+    return LoraStepRow(impl="torch", precision=precision, model=shape, rank=2, alpha=16.0,
+                       targets=["q"], params=100, trainable_params=10, tokens=8,
+                       time=stats(0.1), tokens_per_s=80.0, peak_method="rss",
+                       peak_bytes=0.6e9 + (1 + slack) * live, allocated_bytes=live, loss=1.0)  # fmt: skip
+
+
+def test_lora_rows_give_their_own_allocator_slack() -> None:
+    bench = gpu_bench()
+    bench.results.append(
+        result("lora", [lora_row("fp32", 2e9, 0.5), lora_row("bf16-autocast", 1e9, 0.7),
+                        lora_row("fp32", 3e9, 0.6)])
+    )  # fmt: skip
+    profile, _ = calibrate(bench, load_catalog(), "gpu.json")
+    lora = profile.lora_allocator_slack
+    assert lora.value == pytest.approx(0.6)  # the median, against the larger overhead probe
+    assert "gpt-lora 2L-16" in lora.note and "gpu.json" in lora.note
+    assert lora.source == SOURCE
+    assert profile.allocator_slack.value == pytest.approx(SLACK)  # full training's, unchanged
+    assert gpu_bench_profile_without_lora().lora_allocator_slack is None
+
+
+def gpu_bench_profile_without_lora() -> DeviceProfile:
+    return calibrate(gpu_bench(), load_catalog(), "gpu.json")[0]

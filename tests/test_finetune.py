@@ -286,3 +286,52 @@ def test_recommend_lora_70b_ranks_options_and_qlora_leaves_out_non_cuda(cli) -> 
     cat = load_catalog()
     assert all(cat.accelerator(o["hardware"]["accelerator"]).vendor == "NVIDIA" for o in opts)
     assert any("bitsandbytes" in x["reason"] for x in d["dropped"])
+
+
+# --- a calibrated LoRA allocator slack (advisor calibrate's `lora` rows) ------------------
+
+
+def test_lora_allocator_slack_is_used_for_lora_only() -> None:
+    import advisor.validate as v
+    from advisor.catalog.schema import Curve, DeviceProfile, Figure
+    from benchmarks.results import GPTShape
+
+    def fig(value: float) -> Figure:
+        return Figure(value=value, source="LOCAL-BENCH", as_of="2026-12-01", note="test")
+
+    curve = Curve(max_efficiency=fig(0.5), points=[(1e6, 0.1), (1e9, 0.5)])
+    base = DeviceProfile(
+        id="cpu-test",
+        accelerator="cpu",
+        matmul={"fp32": curve},
+        memory_bandwidth=curve,
+        memory_bandwidth_gbs=fig(50.0),
+        optimizer_bandwidth_efficiency=fig(0.2),
+        framework_overhead_gb=fig(0.05),
+    )
+    full_only = base.model_copy(update={"allocator_slack": fig(0.2)})
+    both = full_only.model_copy(update={"lora_allocator_slack": fig(0.5)})
+    shape = GPTShape(name="g", layers=2, hidden=64, heads=2, vocab=128, seq_len=32, batch=2)
+
+    def other(prof: DeviceProfile, method: str) -> float:
+        hw = v.hardware(load_catalog(), prof)
+        return v.predict(shape, "fp32", hw, method=method).memory_per_device_bytes.other
+
+    assert other(both, "full") == other(full_only, "full")  # full training: its own slack
+    added_full = other(full_only, "lora") - other(base, "lora")
+    added_lora = other(both, "lora") - other(base, "lora")
+    assert added_full > 0  # without a LoRA figure, full training's slack stands in
+    assert added_lora / added_full == pytest.approx(0.5 / 0.2)
+
+
+def test_adapter_elementwise_work_includes_the_scale_multiply() -> None:
+    from advisor.finetune.params import targeted
+    from advisor.finetune.time import adapter_ops
+
+    spec = preset("llama-2-7b")
+    ft = FinetuneSpec(method="lora", lora_rank=8, lora_targets="q,v")
+    tokens, elem = 1024.0, 2
+    vec = [op for op in adapter_ops(spec, ft, tokens, 1.0, elem) if op.kind == "vector"]
+    outs = sum(d_out * n for _, d_out, n in targeted(spec, ft).values())
+    # per adapted matrix: delta * alpha/r (read, write) and base + delta (two reads, a write)
+    assert sum(op.bytes for op in vec) == pytest.approx(tokens * outs * elem * (2 + 3))

@@ -399,6 +399,12 @@ class DeviceProfile(Strict):
         description="Memory the allocator holds beyond the live tensors at the peak, as a "
         "fraction of them (fragmentation, freed blocks not returned).",
     )
+    lora_allocator_slack: Figure | None = Field(
+        default=None,
+        description="allocator_slack of a LoRA/QLoRA step (each adapted layer frees "
+        "layer-sized temporaries the allocator keeps), as a fraction of live tensors; "
+        "LoRA and QLoRA use it where present.",
+    )
     notes: str | None = None
 
 

@@ -109,4 +109,8 @@ def _print_human(profile, out: Path) -> None:  # type: ignore[no-untyped-def]
         )
     if profile.allocator_slack:
         t.add_row("allocator slack", f"{profile.allocator_slack.value:.3f}", "of live tensors")
+    if profile.lora_allocator_slack:
+        t.add_row(
+            "LoRA allocator slack", f"{profile.lora_allocator_slack.value:.3f}", "of live tensors"
+        )
     c.print(t)

@@ -7,8 +7,9 @@ what a frozen base does not do and what adapters and a quantized base add.
   layer is frozen too.
 - Adapters: per targeted matrix x·A (tokens x r x d_in) and (x·A)·B (tokens x d_out x r),
   forward, both gradients in backward, again under full recomputation, each a kernel at
-  the device's efficiency for its (small) size plus the per-kernel overhead, and the add
-  of the adapter's output to the frozen layer's.
+  the device's efficiency for its (small) size plus the per-kernel overhead, the scale
+  multiply by alpha/r (PEFT's `lora_B(lora_A(x)) * scaling`; its gradient is one more in
+  backward) and the add of the adapter's output to the frozen layer's.
 - Quantized base: every use of a quantized weight (forward, backward's input gradient,
   recomputation) dequantizes it: reads the stored values and constants and writes a
   16-bit copy, as memory traffic.
@@ -60,6 +61,8 @@ def adapter_ops(spec: ModelSpec, ft: FinetuneSpec, tokens: Any, t: Any, elem: in
         for _ in range(n):
             ops.append(_matmul(f"lora_{name}_a", tokens, r, k_in, elem))
             ops.append(_matmul(f"lora_{name}_b", tokens, n_out, r, elem))
+            # delta * (alpha / r): a pass over the adapter's output, and grad * scale back
+            ops.append(_vector(f"lora_{name}_scale", tokens * n_out, elem, passes=2.0))
             ops.append(_vector(f"lora_{name}_add", tokens * n_out, elem, passes=3.0))
     return ops
 
