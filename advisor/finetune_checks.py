@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from advisor.catalog import Catalog, load_catalog
 from advisor.crossval import NAPKIN_MFU, abs_stats
+from advisor.finetune.params import target_shapes
 from advisor.finetune_runs import FinetuneRun, load_finetune_runs
 from advisor.model.flops import model_flops_per_token
 from advisor.model.params import count_params
@@ -48,31 +49,21 @@ def lora_trainable_params(
     fused_qkv: bool = False,
     extra: Iterable[str] = (),
 ) -> int:
-    """LoRA parameters: r·(d_in + d_out) per adapted matrix per layer (Hu et al. 2021 §4,
-    generalised to non-square matrices; matches the counts litgpt and ms-swift print,
-    finetune_runs.md). A fused QKV projection is one matrix (h -> q + 2·kv). `gate`
-    exists only in a gated MLP; `output` adapts the output head."""
-    h, f = spec.hidden, spec.ffn
-    q, kv = spec.heads * spec.d_head, spec.n_kv * spec.d_head
-    dims = {
-        "q": (h, q),
-        "k": (h, kv),
-        "v": (h, kv),
-        "o": (q, h),
-        "gate": (h, f) if spec.mlp == "swiglu" else (0, 0),
-        "up": (h, f),
-        "down": (f, h),
-    }
+    """LoRA parameters: r·(d_in + d_out) per adapted matrix per layer, from the model's
+    own shapes (advisor/finetune/params.py target_shapes; Hu et al. 2021 §4). What the
+    published rows add: a fused QKV projection is one matrix (h -> q + 2·kv), and
+    `output` adapts the output head."""
+    shapes = target_shapes(spec)
     wanted = set(targets)
     per_layer = 0
     if fused_qkv and wanted & {"q", "k", "v"}:
-        per_layer += rank * (h + q + 2 * kv)
+        h, q_w, kv_w = shapes["q"][0], shapes["q"][1], shapes["k"][1]
+        per_layer += rank * (h + q_w + 2 * kv_w)
         wanted -= {"q", "k", "v"}
-    for name in wanted:
-        d_in, d_out = dims[name]
-        mult = spec.experts if name in ("gate", "up", "down") else 1
-        per_layer += mult * rank * (d_in + d_out)
-    head = rank * (h + spec.vocab) if "output" in set(extra) else 0
+    per_layer += sum(
+        rank * (d_in + d_out) * n for name, (d_in, d_out, n) in shapes.items() if name in wanted
+    )
+    head = rank * (spec.hidden + spec.vocab) if "output" in set(extra) else 0
     return spec.layers * per_layer + head
 
 
