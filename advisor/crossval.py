@@ -48,8 +48,8 @@ NAPKIN_MFU = 0.45  # the "assume 45% MFU" rule of thumb (issue 10)
 DEVICES_PER_NODE = {"tpu": 4}  # chips per host; GPUs default to 8
 
 
-class BasePrediction(BaseModel):
-    """The model's prediction of one row with no fitted factor."""
+class RowId(BaseModel):
+    """Which published row, what it measured and how it is grouped."""
 
     id: str
     source: str
@@ -58,6 +58,11 @@ class BasePrediction(BaseModel):
     accelerator: str
     metric: str
     measured: float
+
+
+class BasePrediction(RowId):
+    """The model's prediction of one row with no fitted factor."""
+
     base: float  # predicted, in the row's metric
     ratio: float  # measured step time / predicted step time (the factor a row asks for)
     napkin: float  # 45%-MFU prediction, in the row's metric
@@ -65,14 +70,9 @@ class BasePrediction(BaseModel):
     plan: dict[str, Any]
 
 
-class CvRow(BaseModel):
-    id: str
-    source: str
-    stack: str
-    family: str
-    accelerator: str
-    metric: str
-    measured: float
+class CvRow(RowId):
+    """A row predicted with the factor fitted without its own source."""
+
     predicted: float
     error: float  # predicted / measured - 1
     napkin: float
@@ -259,13 +259,7 @@ def cross_validate(
         pred = _in_metric(p.metric, f, p.base)
         out.append(
             CvRow(
-                id=p.id,
-                source=p.source,
-                stack=p.stack,
-                family=p.family,
-                accelerator=p.accelerator,
-                metric=p.metric,
-                measured=p.measured,
+                **p.model_dump(include=set(RowId.model_fields)),
                 predicted=pred,
                 error=pred / p.measured - 1,
                 napkin=p.napkin,
