@@ -76,6 +76,7 @@ from advisor.catalog.schema import (
     DeviceProfile,
     Figure,
     LinkProfile,
+    StepFit,
     VectorRates,
 )
 from advisor.errors import DataError, UsageError
@@ -567,6 +568,9 @@ def allocator_slack(bench: BenchFile, overhead_gb: Figure | None, fig: _Figures)
     if res is None or overhead_gb is None:
         return None
     rows = [r for r in res.rows if r.kind == "allocator" and r.allocated_bytes > 0]
+    # The memory model's slack is full training's in fp32 (bf16 autocast's casts are
+    # modelled as tensors of their own); other precisions' runs are there for step_fit.
+    rows = [r for r in rows if r.precision == "fp32"] or rows
     if not rows:
         return None
     oh = overhead_gb.value * 1e9
@@ -609,17 +613,14 @@ def lora_allocator_slack(
     )
 
 
-def step_fit(
-    bench: BenchFile, profile: DeviceProfile, catalog: Catalog, fig: _Figures
-) -> tuple[Figure | None, Figure | None, str | None]:
-    """(fixed time per modeled operator, training efficiency) from the benchmarks' real
-    training steps: the `overhead` probe (almost all per-operator cost) and the
-    `allocator` runs (mostly arithmetic), shapes `advisor validate` does not train.
-
-    The model is linear in both: t = rest + o·ops + work / e, with `ops` the operators
-    it counts and `work` its roofline time of them; both come from predicting each step
-    with the profile so far. o and 1/e solve least squares on relative error (o >= 0);
-    without allocator rows e stays 1."""
+def _step_design(
+    bench: BenchFile, profile: DeviceProfile, catalog: Catalog
+) -> tuple[dict[str, np.ndarray], list[Any], list[str]] | str | None:
+    """The benchmarks' real training steps, each split by the model into what does not
+    scale with the two in-step figures (`rest`), its operator count (`ops`) and its
+    roofline work (`work`), with the measured time `t`: the `overhead` probe (almost all
+    per-operator cost) and the `allocator` runs (mostly arithmetic), shapes `advisor
+    validate` does not train. None without a timed probe; a message if the model fails."""
     from advisor.errors import AdvisorError
     from advisor.validate import PRECISIONS, hardware, predict
 
@@ -627,13 +628,13 @@ def step_fit(
     rows: list[Any] = [r for r in res.rows if r.kind == "overhead" and r.time] if res else []
     rows = [r for r in rows if r.precision in PRECISIONS]
     if not rows:  # the probe is what pins the per-operator time
-        return None, None, None
+        return None
     alloc = _ok(bench, "allocator")
     steps = [r for r in alloc.rows if r.kind == "allocator"] if alloc else []
     rows += [r for r in steps if r.precision in PRECISIONS]
-    one_s = fig(1e6, "probe")  # one second per operator: t(1) - t(0) counts the operators
-    half = fig(0.5, "probe")  # half the efficiency: t - t(e=1) is the work once more
-    design, measured, parts = [], [], []
+    one_s = Figure(value=1e6, source=SOURCE, as_of=dt.date.today())  # t(1) - t(0): ops
+    half = Figure(value=0.5, source=SOURCE, as_of=dt.date.today())  # t(e/2) - t(e): work
+    design, parts = [], []
     try:
         hw0 = hardware(catalog, profile)
         hw_o = hardware(catalog, profile.model_copy(update={"kernel_overhead_us": one_s}))
@@ -643,26 +644,52 @@ def step_fit(
             ops = predict(r.model, r.precision, hw_o).step_time_s - t0
             work = predict(r.model, r.precision, hw_e).step_time_s - t0
             t = r.time.median_s
-            design.append((t0 - work, ops, work))
-            measured.append(t)
+            design.append((t0 - work, ops, work, t))
             parts.append(
                 f"{r.model.name} {r.precision} {t * 1e3:.4g} ms measured, model without "
                 f"{t0 * 1e3:.4g} ms ({ops:.0f} operators)"
             )
     except AdvisorError as e:
-        return None, None, f"per-operator time not fitted: {e}"
-    rest, ops_n, work = (np.asarray(c, dtype=float) for c in zip(*design, strict=True))
-    t = np.asarray(measured)
+        return f"per-operator time not fitted: {e}"
+    cols = (np.asarray(c, dtype=float) for c in zip(*design, strict=True))
+    return dict(zip(("rest", "ops", "work", "t"), cols, strict=True)), rows, parts
+
+
+def _fit_overhead_and_efficiencies(
+    d: dict[str, np.ndarray], groups: list[np.ndarray]
+) -> tuple[float, list[float]]:
+    """o (s per operator, >= 0) and one 1/e per group of rows (boolean masks), least
+    squares on relative error of t = rest + o·ops + work / e."""
+    t = d["t"]
+    y = (t - d["rest"]) / t
+    work = [d["work"] / t * g for g in groups]
+    sol, *_ = np.linalg.lstsq(np.stack([d["ops"] / t, *work], axis=1), y, rcond=None)
+    if sol[0] >= 0:
+        return float(sol[0]), [float(x) for x in sol[1:]]
+    # No negative fixed time: refit the efficiencies alone.
+    inv, *_ = np.linalg.lstsq(np.stack(work, axis=1), y, rcond=None)
+    return 0.0, [float(x) for x in inv]
+
+
+def step_fit(
+    bench: BenchFile, profile: DeviceProfile, catalog: Catalog, fig: _Figures
+) -> tuple[Figure | None, Figure | None, str | None]:
+    """(fixed time per modeled operator, training efficiency) from the benchmarks' real
+    training steps (`_step_design`). The model is linear in both: t = rest + o·ops +
+    work / e, with `ops` the operators it counts and `work` its roofline time of them,
+    both read off the model with the profile so far; o and 1/e solve least squares on
+    relative error (o >= 0); without allocator rows e stays 1."""
+    got = _step_design(bench, profile, catalog)
+    if got is None or isinstance(got, str):
+        return None, None, got
+    d, rows, parts = got
     has_work = any(r.kind == "allocator" for r in rows)
-    a = np.stack([ops_n / t, work / t], axis=1) if has_work else (ops_n / t)[:, None]
-    y = (t - rest) / t if has_work else (t - rest - work) / t
-    sol, *_ = np.linalg.lstsq(a, y, rcond=None)
-    o = float(sol[0])
-    inv_e = float(sol[1]) if has_work else 1.0
-    if o < 0 and has_work:  # no negative fixed time: refit the efficiency alone
-        o = 0.0
-        inv_e = float(np.sum(work / t * y) / np.sum((work / t) ** 2))
-    o = max(0.0, o)
+    if has_work:
+        o, (inv_e,) = _fit_overhead_and_efficiencies(d, [np.ones(len(rows), dtype=bool)])
+    else:
+        o = float(np.sum(d["ops"] * (d["t"] - d["rest"] - d["work"]) / d["t"] ** 2))
+        o = max(0.0, o / float(np.sum((d["ops"] / d["t"]) ** 2)))
+        inv_e = 1.0
     detail = "; ".join(parts)
     per_op = fig(o * 1e6, f"least squares over the benchmarks' training steps: {detail}")
     eff = None
@@ -673,6 +700,39 @@ def step_fit(
             f"fit: {detail}",
         )
     return per_op, eff, None
+
+
+def step_fits_by_precision(
+    bench: BenchFile, profile: DeviceProfile, catalog: Catalog, fig: _Figures
+) -> dict[str, StepFit]:
+    """One training efficiency per precision, the per-operator time shared, where every
+    precision the steps ran in has an allocator step: autocast's casts and bf16 kernels
+    run at another speed against the microbenchmarks than fp32 (on this project's CPU
+    0.64 against 0.83; one shared efficiency under-predicted validate's bf16 steps by
+    20-50%). Empty otherwise (the shared fit stands)."""
+    from advisor.validate import PRECISIONS
+
+    got = _step_design(bench, profile, catalog)
+    if got is None or isinstance(got, str):
+        return {}
+    d, rows, parts = got
+    names = sorted({r.precision for r in rows})
+    with_work = {r.precision for r in rows if r.kind == "allocator"}
+    if len(names) < 2 or set(names) != with_work:
+        return {}
+    masks = [np.array([r.precision == n for r in rows]) for n in names]
+    o, inv = _fit_overhead_and_efficiencies(d, masks)
+    if min(inv) <= 0:
+        return {}
+    detail = "; ".join(parts)
+    per_op = fig(o * 1e6, f"least squares, one efficiency per precision: {detail}")
+    return {
+        PRECISIONS[n]: StepFit(
+            kernel_overhead_us=per_op,
+            training_efficiency=fig(1.0 / e, f"{n} steps of the same fit: {detail}"),
+        )
+        for n, e in zip(names, inv, strict=True)
+    }
 
 
 def framework_overhead(bench: BenchFile, fig: _Figures) -> Figure | None:
@@ -750,6 +810,7 @@ def calibrate(
         notes=note,
     )
     if matmul:  # the step model needs a matmul curve to predict a training step
+        unfitted = profile
         per_op, eff, why = step_fit(bench, profile, catalog, fig)
         if why:
             warnings.append(why)
@@ -757,4 +818,6 @@ def calibrate(
             profile = profile.model_copy(
                 update={"kernel_overhead_us": per_op, "training_efficiency": eff}
             )
+            by_precision = step_fits_by_precision(bench, unfitted, catalog, fig)
+            profile = profile.model_copy(update={"step_fit_by_precision": by_precision})
     return profile, warnings

@@ -9,7 +9,9 @@ held beyond the live tensors and the framework's own fixed memory (the
 `overhead` benchmark's probe) is what the allocator kept: freed blocks it did
 not return, fragmentation. `advisor calibrate` turns it into a fraction of the
 live tensors. The step time is recorded too: `advisor calibrate` compares it
-with what the microbenchmarks predict for the same step (training efficiency).
+with what the microbenchmarks predict for the same step (training efficiency),
+in fp32 and, where the device runs it, under bf16 autocast, whose in-step speed
+against the microbenchmarks differs (casts, autocast dispatch, bf16 kernels).
 """
 
 from __future__ import annotations
@@ -40,13 +42,28 @@ def shapes(ctx: Context) -> list[GPTShape]:
     )
 
 
+PRECISIONS = ("fp32", "bf16-autocast")
+
+
 def run(ctx: Context) -> Outcome:
+    from benchmarks.training import autocast_supported  # torch: only when the bench runs
+
     out = Outcome()
     if ctx.device == "mps":
         raise Skip("no peak-memory counter for MPS")
-    for shape in shapes(ctx):
+    runs = [(s, p) for p in PRECISIONS for s in shapes(ctx)]
+    for shape, precision in runs:
+        if not autocast_supported(ctx.device, precision):
+            out.notes.append(f"{precision}: not supported on {ctx.device}")
+            continue
         req = TrainRequest(
-            model=shape, device=ctx.device, steps=5, warmup=2, threads=ctx.threads, live_peak=True
+            model=shape,
+            device=ctx.device,
+            precision=precision,  # type: ignore[arg-type]
+            steps=5,
+            warmup=2,
+            threads=ctx.threads,
+            live_peak=True,
         )
         m = run_in_subprocess(req, timeout_s=300)
         if m.peak_allocated_bytes is None:
@@ -55,6 +72,7 @@ def run(ctx: Context) -> Outcome:
         out.rows.append(
             AllocatorRow(
                 device=ctx.device,
+                precision=precision,
                 model=shape,
                 params=m.params,
                 peak_bytes=m.peak_bytes,
@@ -62,7 +80,7 @@ def run(ctx: Context) -> Outcome:
                 time=m.time,
             )
         )
-        out.notes.append(f"{shape.name}: peak = {m.peak_method}")
+        out.notes.append(f"{shape.name} {precision}: peak = {m.peak_method}")
     if not out.rows:
         raise Skip("no live-tensor peak measured")
     return out

@@ -541,3 +541,49 @@ def test_lora_rows_give_their_own_allocator_slack() -> None:
 
 def gpu_bench_profile_without_lora() -> DeviceProfile:
     return calibrate(gpu_bench(), load_catalog(), "gpu.json")[0]
+
+
+def test_each_precision_gets_its_own_training_efficiency(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """bf16 autocast steps run at another in-step speed than fp32 ones (measured on this
+    CPU: 0.64 against 0.83 of the microbenchmarks); with an allocator step in each
+    precision, calibrate fits the efficiency per precision with the per-operator time
+    shared, and the step model uses the precision's own."""
+    import advisor.validate as v
+    from benchmarks.allocator import shapes
+    from benchmarks.harness import Context, quick_context
+    from benchmarks.overhead import PROBE
+
+    cat = load_catalog()
+    base, _ = calibrate(cpu_bench(probe_s=5e-3), cat, "cpu.json")
+    fig = base.kernel_overhead_us.model_copy(update={"value": 30.0})
+    (shape,) = shapes(quick_context(Context(device="cpu", quick=True)))
+    truth = {"fp32": 0.8, "bf16": 0.5}
+    rows, probes = [], {}
+    for bench_p, p in v.PRECISIONS.items():
+        eff = fig.model_copy(update={"value": truth[p]})
+        hw = v.hardware(cat, base.model_copy(update={"kernel_overhead_us": fig, "training_efficiency": eff}))
+        probes[bench_p] = v.predict(PROBE, bench_p, hw).step_time_s
+        t = v.predict(shape, bench_p, hw).step_time_s
+        rows.append(AllocatorRow(device="cpu", precision=bench_p, model=shape, params=1,
+                                 allocated_bytes=3e8, peak_bytes=4e8, time=stats(t)))  # fmt: skip
+    bench = cpu_bench(probe_s=probes["fp32"])
+    for r in bench.results:
+        if r.name == "overhead":
+            r.rows = [
+                row.model_copy(update={"time": stats(probes[row.precision])}) for row in r.rows
+            ]
+    bench.results.append(result("allocator", rows))
+    got, _ = calibrate(bench, cat, "cpu.json")
+    fits = got.step_fit_by_precision
+    assert fits["fp32"].training_efficiency.value == pytest.approx(0.8, rel=0.02)
+    assert fits["bf16"].training_efficiency.value == pytest.approx(0.5, rel=0.02)
+    # The profile round-trips, and a bf16 step is predicted at bf16's efficiency.
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(got.model_dump(mode="json")))
+    loaded = load_profile(path)
+    hw = v.hardware(cat, loaded)
+    want = v.predict(shape, "bf16-autocast", v.hardware(cat, base.model_copy(update={
+        "kernel_overhead_us": fig, "training_efficiency": fig.model_copy(update={"value": 0.5})})))  # fmt: skip
+    assert v.predict(shape, "bf16-autocast", hw).step_time_s == pytest.approx(
+        want.step_time_s, rel=0.02
+    )

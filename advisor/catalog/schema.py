@@ -311,6 +311,15 @@ class LinkProfile(Strict):
     latency_us: Figure | None = None
 
 
+class StepFit(Strict):
+    """The step model's two in-step figures fitted on one precision's training steps."""
+
+    kernel_overhead_us: Figure = Field(description="Fixed time per operator, µs.")
+    training_efficiency: Figure | None = Field(
+        default=None, description="In-step speed over the microbenchmarks' roofline."
+    )
+
+
 class VectorRates(Strict):
     """Throughput of elementwise operators that are bound by their arithmetic (exp, erf,
     rsqrt, conversions) rather than by memory bandwidth, in 1e9 elements per second.
@@ -381,6 +390,12 @@ class DeviceProfile(Strict):
         default=None,
         description="What a real training step achieves against the microbenchmark figures "
         "above: the step model divides its operators' roofline times by it.",
+    )
+    step_fit_by_precision: dict[Dtype, StepFit] = Field(
+        default_factory=dict,
+        description="kernel_overhead_us and training_efficiency fitted on one precision's "
+        "training steps alone, where the benchmarks ran it (bf16 autocast dispatches and "
+        "casts what fp32 does not); the step model uses them for that precision.",
     )
     optimizer_tensor_overhead_us: Figure | None = Field(
         default=None, description="Fixed optimizer time per parameter tensor per step, µs."

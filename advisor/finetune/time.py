@@ -128,6 +128,7 @@ def finetune_step_time(
 ) -> StepTime:
     """`st` (pretraining's step time of the same plans, with the adapters' share of the
     gradient bytes) corrected for a frozen base, adapters and dequantization."""
+    dev = dev.for_precision(precision)
     key = ((plans.mb * 4096 + plans.tp) * 2 + plans.sp) * 3 + plans.rec
     key = key * 1024 + plans.cp
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)

@@ -179,6 +179,7 @@ def microbatch_stage_time(
     """Seconds (matrix, vector, tp comm, cp comm) for one micro-batch forward+backward
     (+recompute) on the slowest pipeline stage: L/p blocks plus the output layer and
     loss, or with uneven stages the heaviest of them (advisor/model/parallel.py)."""
+    dev = dev.for_precision(precision)
     return _stage_and_block(spec, plans, dev, precision, flash_attention, autocast, tp_overlap)[0]
 
 
@@ -388,6 +389,7 @@ def step_time(
     """Seconds per optimizer step for every plan, by part. `autocast`: torch.autocast
     training (fp32 weights, gradients and optimizer; low-precision matmuls)."""
     autocast = autocast and precision != "fp32"
+    dev = dev.for_precision(precision)
     elem = dtype_bytes(precision)  # type: ignore[arg-type]
     state_elem = 4 if autocast else elem  # weights and gradients as stored and communicated
     g_bytes = grad_bytes if grad_bytes is not None else float(state_elem)
