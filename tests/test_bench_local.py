@@ -99,9 +99,11 @@ def test_elementwise_casts_in_bf16(ctx: Context) -> None:
 
 def test_allocator_peak_above_live_tensors(ctx: Context) -> None:
     r = _run("allocator", ctx)
-    (row,) = r.rows
-    assert 0 < row.allocated_bytes < row.peak_bytes  # the process holds more than its tensors
-    assert row.params > 0 and row.time.repeats == 5
+    # fp32, and bf16 autocast where this CPU runs it (calibrate fits each one's efficiency)
+    assert [row.precision for row in r.rows][0] == "fp32"
+    for row in r.rows:
+        assert 0 < row.allocated_bytes < row.peak_bytes  # the process holds more than tensors
+        assert row.params > 0 and row.time.repeats == 5
 
 
 def test_live_peak_counts_what_one_step_allocates() -> None:
