@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import BaseModel
 
+from advisor.cli import import_skypilot_cmd
 from advisor.cli.common import CatalogOpt, JsonOpt, catalog_from, console, print_json
 from advisor.errors import unknown
 
@@ -221,3 +222,6 @@ def validate(
     counts = ", ".join(f"{len(cat.table(k))} {k}" for k in LISTABLE)
     checked = extra or shipped
     console().print(f"ok: {len(checked)} file(s) valid; catalog has {counts}")
+
+
+app.command("import-skypilot", no_args_is_help=True)(import_skypilot_cmd.import_skypilot)
