@@ -20,9 +20,7 @@ from advisor.report.data import (
     Point,
     SourceRow,
 )
-from advisor.report.sensitivity import (
-    option_profile,
-)
+from advisor.report.sensitivity import option_profile
 
 # --- cost against time ------------------------------------------------------------------------
 

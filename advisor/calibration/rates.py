@@ -1,0 +1,223 @@
+"""Rates and memory terms from the benchmarks: elementwise operators, first touch of
+fresh memory, allocator slack (full and LoRA), the training-step fit (per-operator
+time and training efficiency) and framework overhead."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from advisor.calibration.fitting import (
+    _Figures,
+    _ok,
+    fit_latency_bandwidth,
+)
+from advisor.catalog import Catalog
+from advisor.catalog.schema import (
+    DeviceProfile,
+    Figure,
+    VectorRates,
+)
+from benchmarks.results import BenchFile
+
+VECTOR_BACKWARD = {"norm": 2.0, "activation": 2.0, "softmax": 1.0}  # as advisor/model/time.py
+
+
+def vector_rates(bench: BenchFile, fig: _Figures) -> dict[str, VectorRates]:
+    """Compute-bound elementwise throughput per dtype (VectorRates), Gelem/s."""
+    res = _ok(bench, "elementwise")
+    if res is None:
+        return {}
+    rows = [r for r in res.rows if r.kind == "vector"]
+    out: dict[str, VectorRates] = {}
+    for dtype in sorted({r.dtype for r in rows}):
+        figs: dict[str, Figure] = {}
+        for op in ("norm", "activation", "softmax", "cast"):
+            mine = [r for r in rows if r.dtype == dtype and r.op == op]
+            if not mine:
+                continue
+            mult = 1.0 + VECTOR_BACKWARD.get(op, 0.0)
+            x = [mult * r.elements for r in mine]
+            t = [r.time.median_s for r in mine]
+            try:
+                _, rate = fit_latency_bandwidth(x, t)
+                how = f"slope of t = a + {mult:g}·elements/rate over {len(mine)} rows"
+            except ValueError:
+                top = max(mine, key=lambda r: r.elements)
+                rate = mult * top.elements / top.time.median_s
+                how = f"{mult:g} x {top.elements:,} elements / {top.time.median_s * 1e3:.3g} ms"
+            impls = ", ".join(sorted({r.impl for r in mine}))
+            figs[op] = fig(rate / 1e9, f"{dtype} {impls} ({mine[0].direction}): {how}")
+        if figs:
+            out[dtype] = VectorRates(**figs)
+    return out
+
+
+FIRST_TOUCH_MIN_SHARE = 0.5  # of the write time: below, fresh memory costs nothing extra
+
+
+def first_touch(bench: BenchFile, fig: _Figures) -> tuple[Figure | None, Figure | None]:
+    """(extra GB/s of writing freshly mapped memory, smallest tensor mapped fresh) from
+    membw's `alloc` (allocate, fill, free) against `fill` at each size."""
+    res = _ok(bench, "membw")
+    if res is None:
+        return None, None
+    by: dict[tuple[str, int], float] = {}
+    for r in res.rows:
+        if r.kind == "bandwidth" and r.kernel in ("fill", "alloc"):
+            by[(r.kernel, r.elements)] = r.time.median_s
+    sizes = sorted(n for k, n in by if k == "alloc" and ("fill", n) in by)
+    if not sizes:
+        return None, None
+    moved = {n: 4.0 * n for n in sizes}  # fp32
+    extra = {n: by[("alloc", n)] - by[("fill", n)] for n in sizes}
+    fresh = [n for n in sizes if extra[n] > FIRST_TOUCH_MIN_SHARE * by[("fill", n)]]
+    if not fresh or fresh[-1] != sizes[-1]:
+        return None, None  # no size, or not the largest, pays for fresh memory
+    first = min(n for n in fresh if all(m in fresh for m in sizes if m >= n))
+    top = sizes[-1]
+    gbs = moved[top] / extra[top] / 1e9
+    detail = ", ".join(
+        f"{moved[n] / 2**20:.3g} MiB +{extra[n] * 1e3:.3g} ms" for n in sizes if n >= first
+    )
+    return (
+        fig(
+            gbs,
+            f"membw alloc - fill at {moved[top] / 2**20:.4g} MiB: {extra[top] * 1e3:.3g} ms "
+            f"more for fresh memory ({detail})",
+        ),
+        fig(
+            moved[first],
+            f"smallest size where alloc takes more than {1 + FIRST_TOUCH_MIN_SHARE:g}x fill's "
+            "time (and every larger one does)",
+            exact=True,
+        ),
+    )
+
+
+def allocator_slack(bench: BenchFile, overhead_gb: Figure | None, fig: _Figures) -> Figure | None:
+    res = _ok(bench, "allocator")
+    if res is None or overhead_gb is None:
+        return None
+    rows = [r for r in res.rows if r.kind == "allocator" and r.allocated_bytes > 0]
+    if not rows:
+        return None
+    oh = overhead_gb.value * 1e9
+    each = [max(0.0, (r.peak_bytes - oh - r.allocated_bytes) / r.allocated_bytes) for r in rows]
+    detail = ", ".join(
+        f"{r.model.name}: peak {r.peak_bytes / 2**20:.1f} MiB, live {r.allocated_bytes / 2**20:.1f}"
+        for r in rows
+    )
+    return fig(
+        float(np.median(each)),
+        f"(peak - framework overhead {oh / 2**20:.1f} MiB - live tensors) / live tensors, "
+        f"median of {len(rows)}: {detail}",
+    )
+
+
+def lora_allocator_slack(
+    bench: BenchFile, overhead_gb: Figure | None, fig: _Figures
+) -> Figure | None:
+    """`allocator_slack` of LoRA steps (the `lora` benchmark): each adapted layer frees
+    its frozen output and the adapter's temporaries, which the allocator keeps, so the
+    slack differs from full training's."""
+    res = _ok(bench, "lora")
+    if res is None or overhead_gb is None:
+        return None
+    rows = [r for r in res.rows if r.kind == "lora_step" and (r.allocated_bytes or 0) > 0]
+    if not rows:
+        return None
+    oh = overhead_gb.value * 1e9
+    each = [max(0.0, (r.peak_bytes - oh - r.allocated_bytes) / r.allocated_bytes) for r in rows]
+    detail = ", ".join(
+        f"{r.model.name} {r.model.layers}L-{r.model.hidden} seq {r.model.seq_len} batch "
+        f"{r.model.batch} rank {r.rank} {r.precision}: peak {r.peak_bytes / 2**20:.1f} MiB, "
+        f"live {r.allocated_bytes / 2**20:.1f}"
+        for r in rows
+    )
+    return fig(
+        float(np.median(each)),
+        f"LoRA steps: (peak - framework overhead {oh / 2**20:.1f} MiB - live tensors) / live "
+        f"tensors, median of {len(rows)}: {detail}",
+    )
+
+
+def step_fit(
+    bench: BenchFile, profile: DeviceProfile, catalog: Catalog, fig: _Figures
+) -> tuple[Figure | None, Figure | None, str | None]:
+    """(fixed time per modeled operator, training efficiency) from the benchmarks' real
+    training steps: the `overhead` probe (almost all per-operator cost) and the
+    `allocator` runs (mostly arithmetic), shapes `advisor validate` does not train.
+
+    The model is linear in both: t = rest + o·ops + work / e, with `ops` the operators
+    it counts and `work` its roofline time of them; both come from predicting each step
+    with the profile so far. o and 1/e solve least squares on relative error (o >= 0);
+    without allocator rows e stays 1."""
+    from advisor.errors import AdvisorError
+    from advisor.validate import PRECISIONS, hardware, predict
+
+    res = _ok(bench, "overhead")
+    rows: list[Any] = [r for r in res.rows if r.kind == "overhead" and r.time] if res else []
+    rows = [r for r in rows if r.precision in PRECISIONS]
+    if not rows:  # the probe is what pins the per-operator time
+        return None, None, None
+    alloc = _ok(bench, "allocator")
+    steps = [r for r in alloc.rows if r.kind == "allocator"] if alloc else []
+    rows += [r for r in steps if r.precision in PRECISIONS]
+    one_s = fig(1e6, "probe")  # one second per operator: t(1) - t(0) counts the operators
+    half = fig(0.5, "probe")  # half the efficiency: t - t(e=1) is the work once more
+    design, measured, parts = [], [], []
+    try:
+        hw0 = hardware(catalog, profile)
+        hw_o = hardware(catalog, profile.model_copy(update={"kernel_overhead_us": one_s}))
+        hw_e = hardware(catalog, profile.model_copy(update={"training_efficiency": half}))
+        for r in rows:
+            t0 = predict(r.model, r.precision, hw0).step_time_s
+            ops = predict(r.model, r.precision, hw_o).step_time_s - t0
+            work = predict(r.model, r.precision, hw_e).step_time_s - t0
+            t = r.time.median_s
+            design.append((t0 - work, ops, work))
+            measured.append(t)
+            parts.append(
+                f"{r.model.name} {r.precision} {t * 1e3:.4g} ms measured, model without "
+                f"{t0 * 1e3:.4g} ms ({ops:.0f} operators)"
+            )
+    except AdvisorError as e:
+        return None, None, f"per-operator time not fitted: {e}"
+    rest, ops_n, work = (np.asarray(c, dtype=float) for c in zip(*design, strict=True))
+    t = np.asarray(measured)
+    has_work = any(r.kind == "allocator" for r in rows)
+    a = np.stack([ops_n / t, work / t], axis=1) if has_work else (ops_n / t)[:, None]
+    y = (t - rest) / t if has_work else (t - rest - work) / t
+    sol, *_ = np.linalg.lstsq(a, y, rcond=None)
+    o = float(sol[0])
+    inv_e = float(sol[1]) if has_work else 1.0
+    if o < 0 and has_work:  # no negative fixed time: refit the efficiency alone
+        o = 0.0
+        inv_e = float(np.sum(work / t * y) / np.sum((work / t) ** 2))
+    o = max(0.0, o)
+    detail = "; ".join(parts)
+    per_op = fig(o * 1e6, f"least squares over the benchmarks' training steps: {detail}")
+    eff = None
+    if has_work and inv_e > 0:
+        eff = fig(
+            1.0 / inv_e,
+            "microbenchmark roofline time / in-step time of the same operators, from the same "
+            f"fit: {detail}",
+        )
+    return per_op, eff, None
+
+
+def framework_overhead(bench: BenchFile, fig: _Figures) -> Figure | None:
+    res = _ok(bench, "overhead")
+    if res is None:
+        return None
+    rows = [r for r in res.rows if r.kind == "overhead"]
+    top = max(rows, key=lambda r: r.overhead_bytes)
+    each = ", ".join(f"{r.precision} {r.overhead_bytes / 1e9:.4f}" for r in rows)
+    return fig(
+        top.overhead_bytes / 1e9,
+        f"peak memory of a {top.params:,}-parameter training process above 'import torch', "
+        f"minus its weights, gradients and AdamW moments; GB by precision: {each}",
+    )
