@@ -66,12 +66,7 @@ from advisor.calibration.curves import (
     memory_curve,
     optimizer_efficiency,
 )
-from advisor.calibration.files import (
-    dump_profile,
-    load_profile,
-    read_results,
-    write_profile,
-)
+from advisor.calibration.files import dump_profile, load_profile, read_results, write_profile
 from advisor.calibration.fitting import (
     CPU_BACKEND,
     CUDA_BACKEND,

@@ -34,12 +34,7 @@ from advisor.finetune.spec import FinetuneSpec
 from advisor.layout import DEFAULT_MEMORY_HEADROOM, batch_notes, default_batch_tokens
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
-from advisor.offering_search import (
-    Searched,
-    node_counts,
-    search_offerings,
-    select_offerings,
-)
+from advisor.offering_search import Searched, node_counts, search_offerings, select_offerings
 from advisor.picks import pick
 from advisor.ranking import DEFAULT_MAX_DAYS, TIE_TOLERANCE, rank_order
 from advisor.recommend_records import Candidate, Option, Query, RecommendOut

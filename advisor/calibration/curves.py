@@ -18,12 +18,7 @@ from advisor.calibration.fitting import (
     fit_latency_bandwidth,
     reference_peak,
 )
-from advisor.catalog.schema import (
-    Accelerator,
-    Curve,
-    Figure,
-    LinkProfile,
-)
+from advisor.catalog.schema import Accelerator, Curve, Figure, LinkProfile
 from benchmarks.results import BenchFile
 
 

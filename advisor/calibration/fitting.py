@@ -9,10 +9,7 @@ from collections import defaultdict
 import numpy as np
 
 from advisor.catalog import Catalog
-from advisor.catalog.schema import (
-    Accelerator,
-    Figure,
-)
+from advisor.catalog.schema import Accelerator, Figure
 from advisor.errors import DataError, UsageError
 from benchmarks.results import BenchFile, BenchResult
 

@@ -43,11 +43,7 @@ from advisor.report.data import (
     label,
 )
 from advisor.report.evidence import accuracy, assumptions, calibration, points, sources
-from advisor.report.sensitivity import (
-    option_profile,
-    scale_efficiency,
-    sensitivity,
-)
+from advisor.report.sensitivity import option_profile, scale_efficiency, sensitivity
 
 __all__ = [
     "CONTEXT_LIMIT",
