@@ -13,10 +13,10 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from benchmarks.dist import DistEnv, small_gpt_shape
+from benchmarks.dist import DistEnv, small_gpt_shape, train_row
 from benchmarks.gpt import GPT, batch
 from benchmarks.harness import Context, Outcome, Skip
-from benchmarks.results import DistTrainRow, GPTShape
+from benchmarks.results import GPTShape
 from benchmarks.training import TrainStep
 
 NAME = "ddp"
@@ -67,16 +67,15 @@ def run_dist(ctx: Context, env: DistEnv) -> Outcome:
             rate = tokens / stats.median_s
             rate_1 = rate_1 or rate
             out.rows.append(
-                DistTrainRow(
-                    strategy="ddp",
-                    backend=env.backend,
-                    world_size=k,
-                    model=shape,
-                    tokens=tokens,
-                    time=stats,
-                    tokens_per_s=rate,
+                train_row(
+                    "ddp",
+                    env.backend,
+                    k,
+                    shape,
+                    tokens,
+                    stats,
+                    loss,
                     scaling_efficiency=rate / (k * rate_1),
-                    loss=loss,
                 )
             )
     return out

@@ -66,3 +66,32 @@ def small_gpt_shape(ctx: Any, name: str) -> Any:
         quick=GPTShape(name=name, layers=2, hidden=128, heads=4, vocab=2048, seq_len=128, batch=4),
         tiny=GPTShape(name="gpt-tiny", layers=1, hidden=32, heads=2, vocab=64, seq_len=16),
     )
+
+
+def train_row(
+    strategy: str,
+    env_backend: str,
+    world: int,
+    shape: Any,
+    tokens: int,
+    stats: Any,
+    loss: float,
+    detail: str | None = None,
+    scaling_efficiency: float | None = None,
+) -> Any:
+    """The `DistTrainRow` of one distributed training measurement (rank 0's): tokens per
+    step over all processes, and the rate at the median step time."""
+    from benchmarks.results import DistTrainRow
+
+    return DistTrainRow(
+        strategy=strategy,  # type: ignore[arg-type]
+        backend=env_backend,
+        world_size=world,
+        model=shape,
+        tokens=tokens,
+        time=stats,
+        tokens_per_s=tokens / stats.median_s,
+        scaling_efficiency=scaling_efficiency,
+        loss=loss,
+        detail=detail,
+    )

@@ -14,10 +14,10 @@ import torch
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import fully_shard
 
-from benchmarks.dist import DistEnv, small_gpt_shape
+from benchmarks.dist import DistEnv, small_gpt_shape, train_row
 from benchmarks.gpt import GPT, batch
 from benchmarks.harness import Context, Outcome, Skip
-from benchmarks.results import DistTrainRow, GPTShape
+from benchmarks.results import GPTShape
 from benchmarks.training import TrainStep
 
 NAME = "fsdp"
@@ -43,15 +43,14 @@ def run_dist(ctx: Context, env: DistEnv) -> Outcome:
     tokens = env.world * shape.batch * shape.seq_len
     return Outcome(
         rows=[
-            DistTrainRow(
-                strategy="fsdp2",
-                backend="gloo",
-                world_size=env.world,
-                model=shape,
-                tokens=tokens,
-                time=stats,
-                tokens_per_s=tokens / stats.median_s,
-                loss=step.loss(),
+            train_row(
+                "fsdp2",
+                "gloo",
+                env.world,
+                shape,
+                tokens,
+                stats,
+                step.loss(),
                 detail="fully_shard per block and at the root (ZeRO-3)",
             )
         ]

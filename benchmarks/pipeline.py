@@ -15,10 +15,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributed.pipelining import PipelineStage, Schedule1F1B
 
-from benchmarks.dist import DistEnv, broadcast_float
+from benchmarks.dist import DistEnv, broadcast_float, train_row
 from benchmarks.gpt import GPT, batch
 from benchmarks.harness import Context, Outcome, Skip
-from benchmarks.results import DistTrainRow, GPTShape
+from benchmarks.results import GPTShape
 
 NAME = "pipeline"
 MICROBATCHES = 4
@@ -111,15 +111,14 @@ def run_dist(ctx: Context, env: DistEnv) -> Outcome:
     loss = broadcast_float(mean_loss, src=env.world - 1)
     tokens = shape.batch * shape.seq_len
     out.rows.append(
-        DistTrainRow(
-            strategy="pipeline",
-            backend="gloo",
-            world_size=env.world,
-            model=shape,
-            tokens=tokens,
-            time=stats,
-            tokens_per_s=tokens / stats.median_s,
-            loss=loss,
+        train_row(
+            "pipeline",
+            "gloo",
+            env.world,
+            shape,
+            tokens,
+            stats,
+            loss,
             detail=f"1F1B, {MICROBATCHES} micro-batches, {per} block(s) per stage",
         )
     )

@@ -18,10 +18,10 @@ from torch.distributed.tensor.parallel import (
     parallelize_module,
 )
 
-from benchmarks.dist import DistEnv, small_gpt_shape
+from benchmarks.dist import DistEnv, small_gpt_shape, train_row
 from benchmarks.gpt import GPT, batch
 from benchmarks.harness import Context, Outcome, Skip
-from benchmarks.results import DistTrainRow, GPTShape
+from benchmarks.results import GPTShape
 from benchmarks.training import TrainStep
 
 NAME = "tensor_parallel"
@@ -65,15 +65,14 @@ def run_dist(ctx: Context, env: DistEnv) -> Outcome:
     tokens = shape.batch * shape.seq_len
     return Outcome(
         rows=[
-            DistTrainRow(
-                strategy="tensor_parallel",
-                backend="gloo",
-                world_size=env.world,
-                model=shape,
-                tokens=tokens,
-                time=stats,
-                tokens_per_s=tokens / stats.median_s,
-                loss=step.loss(),
+            train_row(
+                "tensor_parallel",
+                "gloo",
+                env.world,
+                shape,
+                tokens,
+                stats,
+                step.loss(),
                 detail=f"Megatron column/row split of attention and MLP, t={env.world}",
             )
         ]
