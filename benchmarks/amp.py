@@ -13,31 +13,14 @@ import torch
 from benchmarks.gpt import GPT, batch, param_count
 from benchmarks.harness import Context, Outcome
 from benchmarks.results import GPTShape, TrainStepRow
+from benchmarks.shapes import training_gpt_shape
 from benchmarks.training import PRECISIONS, TrainStep, autocast_supported
 
 NAME = "amp"
 
 
 def shape_for(ctx: Context) -> GPTShape:
-    if ctx.device == "cuda":
-        return ctx.size(
-            full=GPTShape(
-                name="gpt-amp", layers=12, hidden=768, heads=12, vocab=32768, seq_len=1024, batch=8
-            ),
-            quick=GPTShape(
-                name="gpt-amp", layers=6, hidden=768, heads=12, vocab=32768, seq_len=1024, batch=8
-            ),
-            tiny=GPTShape(name="gpt-tiny", layers=1, hidden=32, heads=2, vocab=64, seq_len=16),
-        )
-    return ctx.size(
-        full=GPTShape(
-            name="gpt-amp", layers=4, hidden=384, heads=6, vocab=4096, seq_len=256, batch=4
-        ),
-        quick=GPTShape(
-            name="gpt-amp", layers=2, hidden=256, heads=4, vocab=2048, seq_len=128, batch=4
-        ),
-        tiny=GPTShape(name="gpt-tiny", layers=1, hidden=32, heads=2, vocab=64, seq_len=16),
-    )
+    return training_gpt_shape(ctx, "gpt-amp")
 
 
 def run(ctx: Context) -> Outcome:

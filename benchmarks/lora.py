@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from benchmarks.harness import Context, Outcome, Skip
 from benchmarks.results import GPTShape, LoraRequest, LoraStepRow, TrainRequest
+from benchmarks.shapes import training_gpt_shape
 from benchmarks.train_step import run_in_subprocess
 
 NAME = "lora"
@@ -18,27 +19,7 @@ TARGETS = ["q", "k", "v", "o", "up", "down"]
 
 
 def shape_for(ctx: Context) -> GPTShape:
-    if ctx.device == "cuda":
-        return ctx.size(
-            full=GPTShape(
-                name="gpt-lora", layers=12, hidden=768, heads=12, vocab=32768, seq_len=1024,
-                batch=8,
-            ),
-            quick=GPTShape(
-                name="gpt-lora", layers=6, hidden=768, heads=12, vocab=32768, seq_len=1024,
-                batch=8,
-            ),
-            tiny=GPTShape(name="gpt-tiny", layers=1, hidden=32, heads=2, vocab=64, seq_len=16),
-        )  # fmt: skip
-    return ctx.size(
-        full=GPTShape(
-            name="gpt-lora", layers=4, hidden=384, heads=6, vocab=4096, seq_len=256, batch=4
-        ),
-        quick=GPTShape(
-            name="gpt-lora", layers=2, hidden=256, heads=4, vocab=2048, seq_len=128, batch=4
-        ),
-        tiny=GPTShape(name="gpt-tiny", layers=1, hidden=32, heads=2, vocab=64, seq_len=16),
-    )
+    return training_gpt_shape(ctx, "gpt-lora")
 
 
 def run(ctx: Context) -> Outcome:

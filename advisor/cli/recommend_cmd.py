@@ -173,6 +173,23 @@ def recommend_request(
     return RecommendRequest(spec, training, cat, kwargs)
 
 
+def request_from_options(options: dict[str, Any]) -> RecommendRequest:
+    """`recommend_request` from a command's options (its `locals()`): `recommend` and
+    `report` declare the same options, so each passes them all through here rather than
+    naming every one a second time."""
+    import inspect
+
+    names = inspect.signature(recommend_request).parameters
+    given = {k: v for k, v in options.items() if k in names}
+    given["finetune"] = finetune_from(
+        options.get("method"),
+        options.get("lora_rank"),
+        options.get("lora_targets"),
+        options.get("quant"),
+    )
+    return recommend_request(**given)
+
+
 def recommend(
     params: Annotated[str | None, typer.Option(help="Model size, e.g. 1.3B.")] = None,
     model: Annotated[str | None, typer.Option(help="Preset name, e.g. llama-2-7b.")] = None,
@@ -230,37 +247,7 @@ def recommend(
 
     if json_out and csv_out:
         raise UsageError("give --json or --csv, not both")
-    req = recommend_request(
-        params=params,
-        model=model,
-        hf_config=hf_config,
-        seq_len=seq_len,
-        tokens=tokens,
-        budget=budget,
-        deadline=deadline,
-        max_devices=max_devices,
-        providers=providers,
-        accelerators=accelerators,
-        pricing=pricing,
-        objective=objective,
-        top=top,
-        precision=precision,
-        global_batch_tokens=global_batch_tokens,
-        profile=profile,
-        grid_intensity=grid_intensity,
-        onprem=onprem,
-        catalog=catalog,
-        max_days=max_days,
-        owned=owned,
-        memory_headroom=memory_headroom,
-        stack=stack,
-        flash_attention=flash_attention,
-        dp_overlap=dp_overlap,
-        finetune=finetune_from(method, lora_rank, lora_targets, quant),
-        tokens_per_epoch=tokens_per_epoch,
-        epochs=epochs,
-        offload=offload,
-    )
+    req = request_from_options(locals())
     out = run_recommend(req.spec, req.training, req.catalog, **req.kwargs)
     if json_out:
         print_json(out)
