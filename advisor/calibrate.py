@@ -1,6 +1,6 @@
 """Fit benchmark results into a `DeviceProfile`, and read profiles back.
 
-What each profile field comes from (benchmarks/results.py rows):
+What each profile field comes from (advisor/benchmarks/results.py rows):
 - `matmul[dtype]`: efficiency = achieved FLOP/s / peak at each op size
   (2·m·n·k), the median over the shapes of one size; `max_efficiency` is the
   efficiency at the largest size measured, where the curve ends (Curve: beyond
@@ -58,6 +58,7 @@ Pure numpy and pydantic: no torch.
 
 from __future__ import annotations
 
+from advisor.benchmarks.results import BenchFile
 from advisor.calibration.curves import (
     attention_curves,
     backward_seconds,
@@ -94,7 +95,6 @@ from advisor.calibration.rates import (
 )
 from advisor.catalog import Catalog
 from advisor.catalog.schema import DeviceProfile
-from benchmarks.results import BenchFile
 
 __all__ = [
     "CPU_BACKEND",

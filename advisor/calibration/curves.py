@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from advisor.benchmarks.results import BenchFile
 from advisor.calibration.fitting import (
     CPU_BACKEND,
     CUDA_BACKEND,
@@ -19,7 +20,6 @@ from advisor.calibration.fitting import (
     reference_peak,
 )
 from advisor.catalog.schema import Accelerator, Curve, Figure, LinkProfile
-from benchmarks.results import BenchFile
 
 
 def matmul_curves(

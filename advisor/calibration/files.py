@@ -9,10 +9,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from advisor.benchmarks.results import BenchFile, atomic_write_text
 from advisor.catalog.loader import describe_validation_error, read_profile, read_yaml
 from advisor.catalog.schema import DeviceProfile
 from advisor.errors import DataError
-from benchmarks.results import BenchFile, atomic_write_text
 
 # --- reading and writing --------------------------------------------------------------------
 

@@ -8,10 +8,10 @@ from collections import defaultdict
 
 import numpy as np
 
+from advisor.benchmarks.results import BenchFile, BenchResult
 from advisor.catalog import Catalog
 from advisor.catalog.schema import Accelerator, Figure
 from advisor.errors import DataError, UsageError
-from benchmarks.results import BenchFile, BenchResult
 
 SOURCE = "LOCAL-BENCH"
 MAX_EFFICIENCY = 1.5  # the schema's bound on any efficiency

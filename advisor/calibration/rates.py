@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from advisor.benchmarks.results import BenchFile
 from advisor.calibration.fitting import _Figures, _ok, fit_latency_bandwidth
 from advisor.catalog import Catalog
 from advisor.catalog.schema import DeviceProfile, Figure, VectorRates
-from benchmarks.results import BenchFile
 
 VECTOR_BACKWARD = {"norm": 2.0, "activation": 2.0, "softmax": 1.0}  # as advisor/model/time.py
 

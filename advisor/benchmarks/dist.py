@@ -59,7 +59,7 @@ def broadcast_float(value: float, src: int, device: str = "cpu") -> float:
 
 def small_gpt_shape(ctx: Any, name: str) -> Any:
     """The small GPT the CPU data- and model-parallel benchmarks train, by suite size."""
-    from benchmarks.results import GPTShape
+    from advisor.benchmarks.results import GPTShape
 
     return ctx.size(
         full=GPTShape(name=name, layers=4, hidden=256, heads=4, vocab=4096, seq_len=128, batch=4),
@@ -81,7 +81,7 @@ def train_row(
 ) -> Any:
     """The `DistTrainRow` of one distributed training measurement (rank 0's): tokens per
     step over all processes, and the rate at the median step time."""
-    from benchmarks.results import DistTrainRow
+    from advisor.benchmarks.results import DistTrainRow
 
     return DistTrainRow(
         strategy=strategy,  # type: ignore[arg-type]

@@ -2,7 +2,7 @@
 
 A tiny GPT (its weights, gradients and AdamW moments are well under a
 megabyte) is trained for a few steps in a fresh process
-(benchmarks/train_step.py); the peak memory above the state right after
+(advisor/benchmarks/train_step.py); the peak memory above the state right after
 `import torch`, minus those tensors (16 bytes per fp32 parameter with AdamW),
 is the framework's own memory: lazily imported modules and kernels, thread
 pools, allocator slack and, on a GPU, the CUDA context and library
@@ -15,9 +15,9 @@ per-operator time from it); the probe is smaller than any shape
 
 from __future__ import annotations
 
-from benchmarks.harness import Context, Outcome, Skip
-from benchmarks.results import GPTShape, OverheadRow, TrainRequest
-from benchmarks.train_step import run_in_subprocess
+from advisor.benchmarks.harness import Context, Outcome, Skip
+from advisor.benchmarks.results import GPTShape, OverheadRow, TrainRequest
+from advisor.benchmarks.train_step import run_in_subprocess
 
 NAME = "overhead"
 PROBE = GPTShape(name="gpt-probe", layers=1, hidden=64, heads=2, vocab=256, seq_len=32, batch=2)
@@ -25,7 +25,7 @@ STATE_BYTES_PER_PARAM = 16  # fp32 weight + fp32 gradient + AdamW m and v
 
 
 def run(ctx: Context) -> Outcome:
-    from benchmarks.training import autocast_supported  # torch: only when the probe runs
+    from advisor.benchmarks.training import autocast_supported  # torch: only when the probe runs
 
     out = Outcome()
     if ctx.device == "mps":

@@ -16,12 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks.results import GPTShape
+from advisor.benchmarks.results import GPTShape
 
 
 class SelfAttention(nn.Module):
     """Causal self-attention. Widths are read from the QKV output, so a tensor-parallel
-    shard holding whole heads of Q, K and V (benchmarks/tensor_parallel.py) runs as is."""
+    shard holding whole heads of Q, K and V (advisor/benchmarks/tensor_parallel.py) runs as is."""
 
     def __init__(self, hidden: int, heads: int) -> None:
         super().__init__()

@@ -1,7 +1,7 @@
 """Attention: a naive implementation against `scaled_dot_product_attention`.
 
 FLOP convention (FlashAttention's benchmarks, Dao et al., flash-attention
-benchmarks/benchmark_flash_attention.py): the forward pass is two matmuls over
+advisor/benchmarks/benchmark_flash_attention.py): the forward pass is two matmuls over
 the s x s scores, 4·b·a·s²·d FLOPs for b sequences, a heads, head width d;
 causal attention is counted as half of that (the masked half is work a causal
 kernel need not do). Backward is counted as 2x forward, the FLOPs the math
@@ -19,8 +19,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from benchmarks.harness import Context, Outcome
-from benchmarks.results import AttentionRow
+from advisor.benchmarks.harness import Context, Outcome
+from advisor.benchmarks.results import AttentionRow
 
 NAME = "attention"
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}

@@ -1,6 +1,6 @@
 """Start the distributed benchmarks under torchrun and watch them.
 
-torchrun (`--standalone`, one node) starts one `benchmarks.worker` per rank.
+torchrun (`--standalone`, one node) starts one `advisor.benchmarks.worker` per rank.
 This side polls three things until torchrun exits: new per-benchmark result
 files (handed to `on_result` as they appear, so each is saved at once), worker
 liveness (each rank leaves its pid), and a deadline. When a worker dies,
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import psutil
 
-from benchmarks.results import BenchResult
+from advisor.benchmarks.results import BenchResult
 
 DEFAULT_GRACE_S = 15.0
 
@@ -133,7 +133,7 @@ def torchrun_command(
 ) -> list[str]:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     cmd += [f"--nproc-per-node={nproc}", "--max-restarts=0", "--monitor-interval=0.1"]
-    cmd += ["-m", "benchmarks.worker", "--names", ",".join(names), "--parts", str(parts)]
+    cmd += ["-m", "advisor.benchmarks.worker", "--names", ",".join(names), "--parts", str(parts)]
     cmd += ["--device", device, "--timeout-s", str(pg_timeout_s)]
     if threads:
         cmd += ["--threads", str(threads)]
@@ -194,7 +194,7 @@ def kill_all(proc: subprocess.Popen[bytes], pids: set[int], wait_s: float = 3.0)
 
 
 def _child_env(nproc: int, threads: int | None) -> dict[str, str]:
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parent.parent.parent)  # holds `advisor`
     path = os.environ.get("PYTHONPATH")
     cores = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
     return {

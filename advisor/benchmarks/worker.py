@@ -1,8 +1,8 @@
 """Entry point of the distributed benchmarks, one process per rank under torchrun.
 
-Locally `advisor bench` starts it through benchmarks/launcher.py:
+Locally `advisor bench` starts it through advisor/benchmarks/launcher.py:
 
-    torchrun --standalone --nproc-per-node 2 -m benchmarks.worker \\
+    torchrun --standalone --nproc-per-node 2 -m advisor.benchmarks.worker \\
         --names collectives,ddp --parts DIR [--quick] [--device cuda]
 
 On several nodes run the same command on each node with torchrun's rendezvous
@@ -53,7 +53,7 @@ def _maybe_fault(name: str, rank: int) -> None:
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.worker")
+    ap = argparse.ArgumentParser(prog="python -m advisor.benchmarks.worker")
     ap.add_argument("--names", required=True, help="comma-separated distributed benchmarks")
     ap.add_argument("--parts", required=True, type=Path, help="folder for results and pid files")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps"))
@@ -75,9 +75,9 @@ def run(argv: list[str] | None = None) -> int:
     import torch
     import torch.distributed as dist
 
-    from benchmarks import dist as bdist
-    from benchmarks.harness import Context, Skip, quick_context, set_threads, tiny_context
-    from benchmarks.results import BenchResult, write_record
+    from advisor.benchmarks import dist as bdist
+    from advisor.benchmarks.harness import Context, Skip, quick_context, set_threads, tiny_context
+    from advisor.benchmarks.results import BenchResult, write_record
 
     warnings.filterwarnings("ignore")
     env = bdist.init(args.device == "cuda", args.timeout_s)
@@ -85,7 +85,7 @@ def run(argv: list[str] | None = None) -> int:
     ctx = Context(device=env.device, threads=threads, nproc=env.world, quick=args.quick)
     ctx = tiny_context(ctx) if args.tiny else (quick_context(ctx) if args.quick else ctx)
     for index, name in enumerate(n for n in args.names.split(",") if n):
-        module = importlib.import_module(f"benchmarks.{name}")
+        module = importlib.import_module(f"advisor.benchmarks.{name}")
         started = dt.datetime.now(dt.UTC)
         t0 = time.perf_counter()
         dist.barrier()

@@ -1,7 +1,7 @@
 """Run a list of benchmarks and keep the results file current after each one.
 
 Local benchmarks run in this process one after another; the distributed ones
-run together in one torchrun launch (benchmarks/launcher.py), each saved as
+run together in one torchrun launch (advisor/benchmarks/launcher.py), each saved as
 soon as rank 0 reports it. The file is rewritten atomically after every
 benchmark, so an interrupted or failed run keeps everything that finished.
 """
@@ -17,10 +17,10 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import BENCHMARKS
-from benchmarks.harness import Context, Skip
-from benchmarks.launcher import LaunchError, launch
-from benchmarks.results import BenchFile, BenchResult, write_record
+from advisor.benchmarks import BENCHMARKS
+from advisor.benchmarks.harness import Context, Skip
+from advisor.benchmarks.launcher import LaunchError, launch
+from advisor.benchmarks.results import BenchFile, BenchResult, write_record
 
 Progress = Callable[[str, BenchResult | None], None]  # (name, None) on start, result on end
 
@@ -32,7 +32,7 @@ def _now() -> dt.datetime:
 def run_local(name: str, ctx: Context) -> BenchResult:
     """One in-process benchmark; a Skip or an exception becomes its status."""
     started, t0 = _now(), time.perf_counter()
-    module = importlib.import_module(f"benchmarks.{name}")
+    module = importlib.import_module(f"advisor.benchmarks.{name}")
     try:
         outcome = module.run(ctx)
         status, reason, rows, notes = "ok", None, outcome.rows, outcome.notes

@@ -2,7 +2,7 @@
 
 Each benchmark is one module with `run(ctx)` (in the bench process) or
 `run_dist(ctx, env)` (in every torchrun worker) returning typed rows
-(benchmarks/results.py). Importing this package imports no torch.
+(advisor/benchmarks/results.py). Importing this package imports no torch.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""LoRA adapters on benchmarks/gpt.py's GPT: frozen base, trainable low-rank adapters.
+"""LoRA adapters on advisor/benchmarks/gpt.py's GPT: frozen base, trainable low-rank adapters.
 
 Plain torch (Hu et al. 2021, §4.1): a targeted linear layer computes
 y = x·Wᵀ + (x·Aᵀ)·Bᵀ·alpha/r with W (and its bias) frozen, A (r x d_in) and
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks.results import LoraRequest
+from advisor.benchmarks.results import LoraRequest
 
 # advisor's target name -> (module path inside a Block, slice of the fused output)
 BLOCK_TARGETS: dict[str, tuple[str, int | None]] = {

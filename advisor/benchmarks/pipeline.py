@@ -15,10 +15,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributed.pipelining import PipelineStage, Schedule1F1B
 
-from benchmarks.dist import DistEnv, broadcast_float, train_row
-from benchmarks.gpt import GPT, batch
-from benchmarks.harness import Context, Outcome, Skip
-from benchmarks.results import GPTShape
+from advisor.benchmarks.dist import DistEnv, broadcast_float, train_row
+from advisor.benchmarks.gpt import GPT, batch
+from advisor.benchmarks.harness import Context, Outcome, Skip
+from advisor.benchmarks.results import GPTShape
 
 NAME = "pipeline"
 MICROBATCHES = 4

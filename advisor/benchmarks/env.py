@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.results import DeviceInfo, Environment
+from advisor.benchmarks.results import DeviceInfo, Environment
 
 # The flags that decide matrix and vector throughput on x86 and Arm.
 ISA_FLAGS = (

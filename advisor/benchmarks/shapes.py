@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.results import GPTShape
+from advisor.benchmarks.results import GPTShape
 
 
 def training_gpt_shape(ctx: Any, name: str) -> GPTShape:

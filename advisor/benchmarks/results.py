@@ -45,7 +45,7 @@ class Stats(Record):
 
 
 class GPTShape(Record):
-    """A small nanoGPT-style model (see benchmarks/gpt.py) and its micro-batch."""
+    """A small nanoGPT-style model (see advisor/benchmarks/gpt.py) and its micro-batch."""
 
     name: str = "gpt"
     layers: int = Field(ge=1)
@@ -82,7 +82,7 @@ class AttentionRow(Record):
     heads: int
     seq_len: int
     head_dim: int
-    flops: float = Field(description="See benchmarks/attention.py for the convention.")
+    flops: float = Field(description="See advisor/benchmarks/attention.py for the convention.")
     time: Stats
     tflops: float
 
@@ -113,7 +113,7 @@ class TrainStepRow(Record):
 
 
 class VectorRow(Record):
-    """One elementwise operator over `elements` values (benchmarks/elementwise.py)."""
+    """One elementwise operator over `elements` values (advisor/benchmarks/elementwise.py)."""
 
     kind: Literal["vector"] = "vector"
     op: Literal["norm", "activation", "softmax", "cast"] = Field(
@@ -216,7 +216,7 @@ class AllocatorRow(Record):
 
 
 class LoraRequest(Record):
-    """LoRA adapters on the small GPT (benchmarks/lora_model.py): frozen base weights."""
+    """LoRA adapters on the small GPT (advisor/benchmarks/lora_model.py): frozen base weights."""
 
     rank: int = Field(default=8, ge=1)
     alpha: float = Field(default=16.0, gt=0, description="Scale alpha/rank on B·A.")
@@ -272,7 +272,7 @@ Row = Annotated[
 
 
 class TrainRequest(Record):
-    """What `python -m benchmarks.train_step` is asked to measure."""
+    """What `python -m advisor.benchmarks.train_step` is asked to measure."""
 
     model: GPTShape
     precision: Literal["fp32", "bf16-autocast", "fp16-autocast"] = "fp32"

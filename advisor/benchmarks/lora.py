@@ -1,18 +1,18 @@
 """A LoRA training step: frozen base weights, trainable low-rank adapters.
 
-The small GPT (benchmarks/gpt.py) with adapters on the chosen targets
-(benchmarks/lora_model.py: PEFT where installed, else plain torch), AdamW over
+The small GPT (advisor/benchmarks/gpt.py) with adapters on the chosen targets
+(advisor/benchmarks/lora_model.py: PEFT where installed, else plain torch), AdamW over
 the adapters only; forward, backward, optimizer step and zero_grad, timed. Each
-precision runs in a fresh process (benchmarks/train_step.py) so the peak memory
+precision runs in a fresh process (advisor/benchmarks/train_step.py) so the peak memory
 is that of this step alone.
 """
 
 from __future__ import annotations
 
-from benchmarks.harness import Context, Outcome, Skip
-from benchmarks.results import GPTShape, LoraRequest, LoraStepRow, TrainRequest
-from benchmarks.shapes import training_gpt_shape
-from benchmarks.train_step import run_in_subprocess
+from advisor.benchmarks.harness import Context, Outcome, Skip
+from advisor.benchmarks.results import GPTShape, LoraRequest, LoraStepRow, TrainRequest
+from advisor.benchmarks.shapes import training_gpt_shape
+from advisor.benchmarks.train_step import run_in_subprocess
 
 NAME = "lora"
 TARGETS = ["q", "k", "v", "o", "up", "down"]
@@ -23,7 +23,7 @@ def shape_for(ctx: Context) -> GPTShape:
 
 
 def run(ctx: Context) -> Outcome:
-    from benchmarks.training import autocast_supported  # torch: only when it runs
+    from advisor.benchmarks.training import autocast_supported  # torch: only when it runs
 
     if ctx.device == "mps":
         raise Skip("no peak-memory counter for MPS")

@@ -15,10 +15,10 @@ from collections.abc import Callable
 import torch
 import torch.distributed as dist
 
-from benchmarks.busbw import bus_factor
-from benchmarks.dist import DistEnv
-from benchmarks.harness import Context, Outcome
-from benchmarks.results import CollectiveRow
+from advisor.benchmarks.busbw import bus_factor
+from advisor.benchmarks.dist import DistEnv
+from advisor.benchmarks.harness import Context, Outcome
+from advisor.benchmarks.results import CollectiveRow
 
 NAME = "collectives"
 OPS = ("all_reduce", "all_gather", "reduce_scatter")

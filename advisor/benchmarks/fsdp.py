@@ -14,11 +14,11 @@ import torch
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import fully_shard
 
-from benchmarks.dist import DistEnv, small_gpt_shape, train_row
-from benchmarks.gpt import GPT, batch
-from benchmarks.harness import Context, Outcome, Skip
-from benchmarks.results import GPTShape
-from benchmarks.training import TrainStep
+from advisor.benchmarks.dist import DistEnv, small_gpt_shape, train_row
+from advisor.benchmarks.gpt import GPT, batch
+from advisor.benchmarks.harness import Context, Outcome, Skip
+from advisor.benchmarks.results import GPTShape
+from advisor.benchmarks.training import TrainStep
 
 NAME = "fsdp"
 

@@ -18,8 +18,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from benchmarks.harness import Context, Outcome
-from benchmarks.results import VectorRow
+from advisor.benchmarks.harness import Context, Outcome
+from advisor.benchmarks.results import VectorRow
 
 NAME = "elementwise"
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}

@@ -1,7 +1,7 @@
 """Allocator slack: the memory a training process holds beyond its live tensors.
 
-A mid-size GPT (benchmarks/gpt.py; a shape `advisor validate` does not train)
-runs a few training steps in a fresh process (benchmarks/train_step.py), which
+A mid-size GPT (advisor/benchmarks/gpt.py; a shape `advisor validate` does not train)
+runs a few training steps in a fresh process (advisor/benchmarks/train_step.py), which
 reports the peak memory above `import torch` and the peak bytes of live
 tensors during one step (CUDA: `max_memory_allocated`; CPU: the profiler's
 allocation events, in one more step after the peak was read). What the process
@@ -14,9 +14,9 @@ with what the microbenchmarks predict for the same step (training efficiency).
 
 from __future__ import annotations
 
-from benchmarks.harness import Context, Outcome, Skip
-from benchmarks.results import AllocatorRow, GPTShape, TrainRequest
-from benchmarks.train_step import run_in_subprocess
+from advisor.benchmarks.harness import Context, Outcome, Skip
+from advisor.benchmarks.results import AllocatorRow, GPTShape, TrainRequest
+from advisor.benchmarks.train_step import run_in_subprocess
 
 NAME = "allocator"
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import torch
 
-from benchmarks.harness import Context, Outcome
-from benchmarks.results import BandwidthRow
+from advisor.benchmarks.harness import Context, Outcome
+from advisor.benchmarks.results import BandwidthRow
 
 NAME = "membw"
 ELEM = 4  # fp32

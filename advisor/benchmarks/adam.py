@@ -4,7 +4,7 @@ A step over P fp32 parameters reads the parameter, its gradient and the two
 moments and writes the parameter and both moments back: 7·4·P bytes (the
 memory-bound optimizer step of Rajbhandari et al. 2020, §3; the scalar step
 counters are not counted). The parameters are those of small GPTs
-(benchmarks/gpt.py), so the tensor count and sizes, and with them the
+(advisor/benchmarks/gpt.py), so the tensor count and sizes, and with them the
 per-tensor cost of the for-loop implementation, are a real model's;
 they are other shapes than the ones `advisor validate` trains and differ in
 tensor count and size, so that `advisor calibrate` can separate a fixed time
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import torch
 
-from benchmarks.harness import Context, Outcome, Skip
-from benchmarks.results import GPTShape, OptimizerRow
+from advisor.benchmarks.harness import Context, Outcome, Skip
+from advisor.benchmarks.results import GPTShape, OptimizerRow
 
 NAME = "adam"
 BYTES_PER_PARAM = 7 * 4  # read p, g, m, v; write p, m, v (fp32)
@@ -65,7 +65,7 @@ def shapes(ctx: Context) -> list[GPTShape]:
 
 
 def parameter_shapes(shape: GPTShape) -> list[torch.Size]:
-    from benchmarks.gpt import GPT
+    from advisor.benchmarks.gpt import GPT
 
     with torch.device("meta"):
         return [p.shape for p in GPT(shape).parameters()]

@@ -15,8 +15,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from benchmarks.harness import Context, Outcome
-from benchmarks.results import StorageRow
+from advisor.benchmarks.harness import Context, Outcome
+from advisor.benchmarks.results import StorageRow
 
 NAME = "storage"
 MB = 1_000_000

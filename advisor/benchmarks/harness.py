@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.results import Stats
+from advisor.benchmarks.results import Stats
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 

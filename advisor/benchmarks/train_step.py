@@ -1,6 +1,6 @@
 """Real training steps of the small GPT in a fresh process: step time and peak memory.
 
-`python -m benchmarks.train_step --request JSON --out FILE` builds the model,
+`python -m advisor.benchmarks.train_step --request JSON --out FILE` builds the model,
 trains it for a few steps and writes a `TrainMeasurement`. A fresh process is
 what makes the peak honest: on CPU the peak resident set (Linux VmHWM, reset
 through /proc/self/clear_refs right after `import torch`) minus the resident
@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.results import TrainMeasurement, TrainRequest, write_record
+from advisor.benchmarks.results import TrainMeasurement, TrainRequest, write_record
 
 
 def _status_kb(field: str) -> float | None:
@@ -108,9 +108,9 @@ def live_peak_bytes(step: Any) -> float | None:
 def measure_training(req: TrainRequest) -> TrainMeasurement:
     import torch
 
-    from benchmarks.gpt import GPT, batch, param_count
-    from benchmarks.harness import measure, set_threads
-    from benchmarks.training import TrainStep
+    from advisor.benchmarks.gpt import GPT, batch, param_count
+    from advisor.benchmarks.harness import measure, set_threads
+    from advisor.benchmarks.training import TrainStep
 
     threads = set_threads(req.threads) if req.device == "cpu" else None
     cuda = req.device == "cuda"
@@ -125,7 +125,7 @@ def measure_training(req: TrainRequest) -> TrainMeasurement:
     impl = trainable = None
     optimizer = None
     if req.lora is not None:
-        from benchmarks.lora_model import apply_lora, trainable_count
+        from advisor.benchmarks.lora_model import apply_lora, trainable_count
 
         model, impl = apply_lora(model, req.lora)
         trainable = trainable_count(model)
@@ -182,7 +182,7 @@ def run_in_subprocess(req: TrainRequest, timeout_s: float = 600) -> TrainMeasure
         env = {**os.environ, "PYTHONPATH": _import_root(os.environ.get("PYTHONPATH"))}
         if req.threads:
             env["OMP_NUM_THREADS"] = str(req.threads)
-        cmd = [sys.executable, "-m", "benchmarks.train_step"]
+        cmd = [sys.executable, "-m", "advisor.benchmarks.train_step"]
         cmd += ["--request", req.model_dump_json(), "--out", str(out)]
         proc = subprocess.run(
             cmd, env=env, capture_output=True, text=True, timeout=timeout_s, check=False
@@ -198,13 +198,13 @@ def run_in_subprocess(req: TrainRequest, timeout_s: float = 600) -> TrainMeasure
 
 
 def _import_root(existing: str | None) -> str:
-    """PYTHONPATH that lets a child import `benchmarks` the way this process did."""
-    root = str(Path(__file__).resolve().parent.parent)
+    """PYTHONPATH that lets a child import `advisor.benchmarks` the way this process did."""
+    root = str(Path(__file__).resolve().parent.parent.parent)  # holds `advisor`
     return os.pathsep.join([root, existing]) if existing else root
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.train_step")
+    ap = argparse.ArgumentParser(prog="python -m advisor.benchmarks.train_step")
     ap.add_argument("--request", required=True, help="TrainRequest as JSON")
     ap.add_argument("--out", required=True, type=Path)
     args = ap.parse_args(argv)

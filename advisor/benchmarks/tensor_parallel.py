@@ -18,11 +18,11 @@ from torch.distributed.tensor.parallel import (
     parallelize_module,
 )
 
-from benchmarks.dist import DistEnv, small_gpt_shape, train_row
-from benchmarks.gpt import GPT, batch
-from benchmarks.harness import Context, Outcome, Skip
-from benchmarks.results import GPTShape
-from benchmarks.training import TrainStep
+from advisor.benchmarks.dist import DistEnv, small_gpt_shape, train_row
+from advisor.benchmarks.gpt import GPT, batch
+from advisor.benchmarks.harness import Context, Outcome, Skip
+from advisor.benchmarks.results import GPTShape
+from advisor.benchmarks.training import TrainStep
 
 NAME = "tensor_parallel"
 PLAN = {

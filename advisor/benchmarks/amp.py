@@ -3,18 +3,18 @@
 fp32; bf16 under `torch.autocast`; fp16 under `torch.autocast` with a
 `torch.amp.GradScaler` (the PyTorch AMP recipe), each where the device runs it.
 A step is forward, backward, AdamW step and zero_grad on one micro-batch
-(benchmarks/training.py); throughput is tokens per second.
+(advisor/benchmarks/training.py); throughput is tokens per second.
 """
 
 from __future__ import annotations
 
 import torch
 
-from benchmarks.gpt import GPT, batch, param_count
-from benchmarks.harness import Context, Outcome
-from benchmarks.results import GPTShape, TrainStepRow
-from benchmarks.shapes import training_gpt_shape
-from benchmarks.training import PRECISIONS, TrainStep, autocast_supported
+from advisor.benchmarks.gpt import GPT, batch, param_count
+from advisor.benchmarks.harness import Context, Outcome
+from advisor.benchmarks.results import GPTShape, TrainStepRow
+from advisor.benchmarks.shapes import training_gpt_shape
+from advisor.benchmarks.training import PRECISIONS, TrainStep, autocast_supported
 
 NAME = "amp"
 

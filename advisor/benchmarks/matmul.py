@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import torch
 
-from benchmarks.harness import Context, Outcome, Skip
-from benchmarks.results import MatmulRow
+from advisor.benchmarks.harness import Context, Outcome, Skip
+from advisor.benchmarks.results import MatmulRow
 
 NAME = "matmul"
 TORCH_DTYPES = {
