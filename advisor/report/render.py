@@ -1,11 +1,11 @@
 """Render a `ReportData` as HTML (self-contained), Markdown or JSON, and write it safely.
 
-Templates live in `reports/templates/` beside the package (source tree and wheel
-alike). HTML is rendered with autoescaping on; the page carries a Content Security
-Policy that forbids every fetch, so a report cannot reach the network even if a
-template were wrong. Markdown escapes every value it prints (`<`, `>`, `&`, `|`,
-backticks and emphasis characters), so a catalog name cannot become markup there
-either.
+Templates live in `reports/templates/` of the repository, packaged inside the wheel
+(`templates_dir`, advisor/resources.py). HTML is rendered with autoescaping on; the
+page carries a Content Security Policy that forbids every fetch, so a report cannot
+reach the network even if a template were wrong. Markdown escapes every value it
+prints (`<`, `>`, `&`, `|`, backticks and emphasis characters), so a catalog name
+cannot become markup there either.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import advisor
 from advisor.errors import DataError, UsageError
 
 # Writing lives in advisor/files.py (every command that writes a file shares it); re-exported.
@@ -30,8 +29,11 @@ EXTENSIONS = {"html": "html", "md": "md", "json": "json"}
 
 
 def templates_dir() -> Path:
-    """`reports/templates/` beside the `advisor` package."""
-    return Path(advisor.__file__).resolve().parent.parent / "reports" / "templates"
+    """The report templates: inside the installed package, else `reports/templates/` of
+    the source tree (advisor/resources.py)."""
+    from advisor.resources import shipped_dir
+
+    return shipped_dir("templates")
 
 
 def _read_asset(name: str) -> str:
