@@ -95,15 +95,22 @@ def allocator_slack(bench: BenchFile, overhead_gb: Figure | None, fig: _Figures)
     rows = [r for r in res.rows if r.kind == "allocator" and r.allocated_bytes > 0]
     if not rows:
         return None
-    oh = overhead_gb.value * 1e9
-    each = [max(0.0, (r.peak_bytes - oh - r.allocated_bytes) / r.allocated_bytes) for r in rows]
     detail = ", ".join(
         f"{r.model.name}: peak {r.peak_bytes / 2**20:.1f} MiB, live {r.allocated_bytes / 2**20:.1f}"
         for r in rows
     )
+    return _median_slack(rows, overhead_gb, fig, "", detail)
+
+
+def _median_slack(
+    rows: list[Any], overhead_gb: Figure, fig: _Figures, what: str, detail: str
+) -> Figure:
+    """(peak - framework overhead - live tensors) / live tensors, the median over `rows`."""
+    oh = overhead_gb.value * 1e9
+    each = [max(0.0, (r.peak_bytes - oh - r.allocated_bytes) / r.allocated_bytes) for r in rows]
     return fig(
         float(np.median(each)),
-        f"(peak - framework overhead {oh / 2**20:.1f} MiB - live tensors) / live tensors, "
+        f"{what}(peak - framework overhead {oh / 2**20:.1f} MiB - live tensors) / live tensors, "
         f"median of {len(rows)}: {detail}",
     )
 
@@ -120,19 +127,13 @@ def lora_allocator_slack(
     rows = [r for r in res.rows if r.kind == "lora_step" and (r.allocated_bytes or 0) > 0]
     if not rows:
         return None
-    oh = overhead_gb.value * 1e9
-    each = [max(0.0, (r.peak_bytes - oh - r.allocated_bytes) / r.allocated_bytes) for r in rows]
     detail = ", ".join(
         f"{r.model.name} {r.model.layers}L-{r.model.hidden} seq {r.model.seq_len} batch "
         f"{r.model.batch} rank {r.rank} {r.precision}: peak {r.peak_bytes / 2**20:.1f} MiB, "
         f"live {r.allocated_bytes / 2**20:.1f}"
         for r in rows
     )
-    return fig(
-        float(np.median(each)),
-        f"LoRA steps: (peak - framework overhead {oh / 2**20:.1f} MiB - live tensors) / live "
-        f"tensors, median of {len(rows)}: {detail}",
-    )
+    return _median_slack(rows, overhead_gb, fig, "LoRA steps: ", detail)
 
 
 def step_fit(

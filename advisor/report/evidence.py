@@ -69,30 +69,20 @@ def points(constrained: list[Option], context: list[Option], q: Query) -> list[P
 def calibration(
     catalog: Catalog, profile: DeviceProfile, file: str, options: list[Option]
 ) -> Calibration:
-    curves: list[CalibrationCurve] = []
-    for dtype, c in sorted(profile.matmul.items()):
-        curves.append(
-            CalibrationCurve(
-                kind="matmul",
-                dtype=dtype,
-                points=list(c.points),
-                max_efficiency=c.max_efficiency.value,
-                source=catalog.source_of(c.max_efficiency),
-                as_of=c.max_efficiency.as_of,
-            )
+
+    def curve(kind: str, dtype: str | None, c: Any) -> CalibrationCurve:
+        return CalibrationCurve(
+            kind=kind,
+            dtype=dtype,
+            points=list(c.points),
+            max_efficiency=c.max_efficiency.value,
+            source=catalog.source_of(c.max_efficiency),
+            as_of=c.max_efficiency.as_of,
         )
+
+    curves = [curve("matmul", dtype, c) for dtype, c in sorted(profile.matmul.items())]
     if profile.memory_bandwidth is not None:
-        c = profile.memory_bandwidth
-        curves.append(
-            CalibrationCurve(
-                kind="memory",
-                dtype=None,
-                points=list(c.points),
-                max_efficiency=c.max_efficiency.value,
-                source=catalog.source_of(c.max_efficiency),
-                as_of=c.max_efficiency.as_of,
-            )
-        )
+        curves.append(curve("memory", None, profile.memory_bandwidth))
     used = [o.rank for o in options if o.hardware.get("accelerator") == profile.accelerator]
     notes: list[str] = []
     if not used:
