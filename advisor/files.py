@@ -26,10 +26,11 @@ def check_destination(path: Path) -> Path:
     return path
 
 
-def write_atomic(path: Path, text: str) -> None:
+def replace_atomically(path: Path, text: str) -> None:
     """Write `text` to a temporary file beside `path`, then rename it over `path`:
-    readers see the old file or the whole new one, and a failure leaves nothing."""
-    check_destination(path)
+    readers see the old file or the whole new one, and a failure leaves nothing (the
+    OSError propagates)."""
+    path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     try:
@@ -39,11 +40,18 @@ def write_atomic(path: Path, text: str) -> None:
             os.fsync(f.fileno())
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the file from others
         os.replace(tmp, path)
-    except BaseException as e:
+    except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise DataError(f"--out {path}: cannot write: {e.strerror or e}") from e
         raise
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """`replace_atomically` into a checked destination; a failure is one DataError line."""
+    check_destination(path)
+    try:
+        replace_atomically(path, text)
+    except OSError as e:
+        raise DataError(f"--out {path}: cannot write: {e.strerror or e}") from e

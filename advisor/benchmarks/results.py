@@ -9,12 +9,7 @@ free of torch, so `advisor calibrate` can read results without importing torch.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import json
-import os
-import tempfile
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -386,44 +381,11 @@ class BenchFile(Record):
         return next((r for r in self.results if r.name == name), None)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder, then os.replace: readers see
-    the old file or the new one, never half of one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def to_json(record: BaseModel) -> str:
-    return record.model_dump_json(indent=1) + "\n"
-
-
-def write_record(path: Path, record: BaseModel) -> None:
-    atomic_write_text(path, to_json(record))
-
-
-def check_writable(path: Path) -> None:
-    """Raise OSError now, before any work, if `path` cannot be written atomically."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder")
-    folder = path.parent
-    if not folder.is_dir():
-        raise FileNotFoundError(f"folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
-    os.close(fd)
-    os.unlink(tmp)
-
-
-def read_bench_file(path: Path) -> BenchFile:
-    """Parse and validate a results file (pydantic ValidationError on a bad one)."""
-    return BenchFile.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+# Writing and reading results files: advisor/benchmarks/record_io.py (re-exported).
+from advisor.benchmarks.record_io import (  # noqa: E402, F401
+    atomic_write_text,
+    check_writable,
+    read_bench_file,
+    to_json,
+    write_record,
+)
