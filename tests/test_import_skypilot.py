@@ -155,3 +155,18 @@ def test_malformed_gpuinfo_and_bad_usage(cli, vms, tmp_path):
     assert_user_error(r, 2, "--cloud")
     r = cli("catalog", "import-skypilot", vms, "--out", tmp_path / "missing" / "p.yaml")
     assert_user_error(r, 2, "does not exist")
+
+
+def test_columns_are_read_by_name_in_lambda_order(cli, tmp_path):
+    folder = tmp_path / "lambda"
+    folder.mkdir()
+    vms = folder / "vms.csv"
+    shutil.copy(DATA.parent.parent / "lambda" / "vms.csv", vms)
+    out = tmp_path / "prices.yaml"
+    r = cli("catalog", "import-skypilot", vms, "--out", out, "--as-of", "2026-12-01")
+    assert r.code == 0, r.err
+    (entry,) = _offerings(out).values()
+    row = _csv_rows(vms)[0]
+    assert entry["id"] == "lambda-gpu-8x-v100"  # the shipped offering, re-priced
+    assert entry["on_demand_usd_per_hour"]["value"] == float(row["Price"])
+    assert entry["spot_usd_per_hour"] is None  # Lambda has no spot offering
