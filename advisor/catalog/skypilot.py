@@ -127,11 +127,11 @@ def read_rows(path: Path, text: str) -> tuple[list[VmRow], dict[str, int]]:
             skip("accelerator-only price rows (GCP keeps them apart from hosts; not joined)")
             continue
         if not name:
-            skip("CPU-only instances")
+            skip("rows of CPU-only instances")
             continue
         count = _number(path, i, "AcceleratorCount", cell["AcceleratorCount"])
         if count is None or count < 1 or count != int(count):
-            skip("fractional or missing accelerator counts")
+            skip("rows with a fractional or missing accelerator count")
             continue
         if price is None:
             skip("rows without an on-demand Price")
@@ -280,8 +280,8 @@ def build_import(
             out.unknown.setdefault(first.accelerator_name, why)
             continue
         if region is not None and region not in {r.region for r in group}:
-            out.skipped["instance types not offered in --region"] = (
-                out.skipped.get("instance types not offered in --region", 0) + 1
+            out.skipped["instance types not offered in that --region"] = (
+                out.skipped.get("instance types not offered in that --region", 0) + 1
             )
             continue
         where = _pick_region(group, region or (old.region if old else None))

@@ -146,6 +146,6 @@ def import_skypilot(
         f"({name}); as_of {date.isoformat()} ({said})"
     )
     for reason, n in sorted(result.skipped.items()):
-        c.print(f"  left out {n} row(s): {reason}")
+        c.print(f"  left out {n}: {reason}")
     for acc_name, why in sorted(result.unknown.items()):
         sys.stderr.write(f"advisor: unknown accelerator '{acc_name}' left out: {why}\n")
