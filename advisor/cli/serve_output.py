@@ -68,7 +68,8 @@ def print_one(doc: dict[str, Any]) -> None:
     c.print(f"  {'KV cache per token':32s} {format_bytes(m['kv_cache_per_token'])}")
     mb = doc["max_batch"]
     c.print(
-        f"largest batch that fits: {mb['value']:,} sequences (range {mb['range'][0]:,}-{mb['range'][1]:,})"
+        f"largest batch that fits: {mb['value']:,} sequences "
+        f"(range {mb['range'][0]:,}-{mb['range'][1]:,})"
     )
     if not doc["fits"]:
         c.print("[red]does not fit: the weights leave no room for one request's KV cache[/]")
@@ -90,7 +91,8 @@ def print_one(doc: dict[str, Any]) -> None:
         )
         c.print(f"cost per million input tokens:  {_usd(doc['cost_per_million_input_tokens_usd'])}")
     c.print(
-        "[dim]ranges: 10th-90th percentile of the cross-validated error on published serving rows[/]"
+        "[dim]ranges: 10th-90th percentile of the cross-validated error on "
+        "published serving rows[/]"
     )
     for a in doc["assumptions"]:
         c.print(f"[dim]- {escape(a)}[/]")

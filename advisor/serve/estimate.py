@@ -50,6 +50,9 @@ def configs(
         sd.dev.intra_latency,
         f["a_mem"],
         f["a_cmp"],
+        f.get("step_overhead_s", 0.0),
+        f.get("seq_overhead_s", 0.0),
+        f.get("a_pre", 1.0),
     )
     return Configs(
         BYTES[s.weight_precision],
@@ -75,9 +78,16 @@ def run_score(spec: ModelSpec, s: ServeSpec, eng: Engine, c: Configs) -> Scored:
         s.output_len,
         s.mode,
         s.concurrency if s.mode == "concurrency" else s.rate,
-        eng.max_seqs.value if eng.max_seqs else None,
+        seq_cap(eng),
         eng.max_batched_tokens.value,
     )
+
+
+def seq_cap(eng: Engine) -> float | None:
+    """Sequences per step: the engine's sourced limit, else the one fitted on its rows."""
+    if eng.max_seqs:
+        return eng.max_seqs.value
+    return factors(eng.id).get("max_seqs")
 
 
 def _f(x: Any) -> float | None:
@@ -86,11 +96,13 @@ def _f(x: Any) -> float | None:
 
 
 def ranged(value: Any, metric: str, inverse: bool = False) -> dict[str, Any]:
-    """{value, range}: the value x the 10th-90th percentile of measured/predicted."""
+    """{value, range}: the value x the 10th-90th percentile of measured/predicted,
+    widened to hold the value itself where the residuals all lean one way."""
     v = _f(value)
     if v is None:
         return {"value": None, "range": None}
     lo, hi = ratio_range(metric)
+    lo, hi = min(lo, 1.0), max(hi, 1.0)
     if inverse:
         lo, hi = 1.0 / hi, 1.0 / lo
     return {"value": v, "range": [v * lo, v * hi]}
@@ -101,7 +113,8 @@ def serve_estimate(
 ) -> dict[str, Any]:
     eng = find_engine(s.engine)
     check_layout(spec, s, hw.devices, hw.devices_per_node)
-    sd = serve_device(catalog, hw, s.weight_precision, s.kv)
+    sd = serve_device(catalog, hw, s.weight_precision, s.kv_precision)
+    s = s.model_copy(update={"kv_precision": sd.kv})
     per_node = hw.offering.price_per_hour(pricing) if hw.offering else None
     price = per_node * hw.nodes if per_node is not None else None
     sc = run_score(spec, s, eng, configs(sd, s, hw, eng, price))
@@ -198,7 +211,19 @@ def document(
             "step_prefill_compute": _f(pt.step.prefill_compute),
             "step_tp_comm": _f(pt.step.comm),
         },
-        "engine_factors": {k: f[k] for k in ("a_mem", "a_cmp", "a_ttft", "group")},
+        "engine_factors": {
+            k: f.get(k)
+            for k in (
+                "a_mem",
+                "a_cmp",
+                "a_pre",
+                "step_overhead_s",
+                "seq_overhead_s",
+                "max_seqs",
+                "a_ttft",
+                "group",
+            )
+        },
         "assumptions": assumptions(s, eng, sd, hw),
     }
     return doc
@@ -210,8 +235,10 @@ def assumptions(s: ServeSpec, eng: Engine, sd: ServeDevice, hw: Hardware) -> lis
         f"{eng.id}: KV cache gets {eng.kv_fraction.value:g} of the memory left after weights, "
         f"activations and runtime ({eng.kv_fraction.source})"
     )
-    if eng.max_seqs:
-        out.append(f"{eng.id}: at most {eng.max_seqs.value:g} sequences per step")
+    cap = seq_cap(eng)
+    if cap:
+        why = eng.max_seqs.source if eng.max_seqs else "fitted on the published rows"
+        out.append(f"{eng.id}: at most {cap:g} sequences per step ({why})")
     out.append("a request holds its prompt plus half its output in KV cache on average (paged)")
     if s.mode == "offline":
         out.append(

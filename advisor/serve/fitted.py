@@ -10,7 +10,17 @@ from typing import Any
 import yaml
 
 FIT_FILE = Path(__file__).resolve().parent.parent / "data" / "serve_fit.yaml"
-UNFITTED = {"a_mem": 1.0, "a_cmp": 1.0, "a_ttft": 1.0, "rows": 0, "group": "unfitted"}
+UNFITTED = {
+    "a_mem": 1.0,
+    "a_cmp": 1.0,
+    "a_pre": 1.0,
+    "step_overhead_s": 0.0,
+    "seq_overhead_s": 0.0,
+    "max_seqs": None,
+    "a_ttft": 1.0,
+    "rows": 0,
+    "group": "unfitted",
+}
 
 
 @functools.lru_cache(maxsize=1)

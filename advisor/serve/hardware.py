@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from advisor.catalog import Catalog
+from advisor.catalog.schema import DeviceProfile
 from advisor.describe import overhead_bytes
 from advisor.errors import UsageError
 from advisor.hardware import Hardware
@@ -21,6 +22,7 @@ NATIVE = ("fp8", "fp4")
 class ServeDevice:
     dev: DeviceModel
     compute: str  # matmul dtype
+    kv: str  # KV-cache format
     device_bytes: float
     overhead: float
     bandwidth: float  # achieved bytes/s
@@ -46,6 +48,16 @@ def compute_dtype(dev: DeviceModel, weights: str) -> tuple[str, str | None]:
     )
 
 
+def default_kv(peaks: dict[str, float], weights: str) -> str:
+    """The KV format when none is asked: fp8 beside fp8 weights where the part runs fp8,
+    else the part's 16-bit float (bf16, or fp16 on parts without bf16)."""
+    if weights == "fp8" and "fp8" in peaks:
+        return "fp8"
+    if weights == "fp16" or "bf16" not in peaks:
+        return "fp16" if "fp16" in peaks else "bf16"
+    return "bf16"
+
+
 def check_kv(dev: DeviceModel, kv: str) -> None:
     """A KV format the part runs attention in (16-bit floats, or a listed 8/4-bit rate)."""
     if kv in dev.peak_flops:
@@ -58,12 +70,27 @@ def check_kv(dev: DeviceModel, kv: str) -> None:
     )
 
 
-def efficiencies(catalog: Catalog, hw: Hardware, compute: str) -> tuple[float, float, list[str]]:
+def microbenchmark_profile(catalog: Catalog, hw: Hardware) -> DeviceProfile | None:
+    """The user's profile, else the shipped microbenchmark one: a '-fit' profile carries
+    training-run corrections, and serving has its own (advisor/serve/fit.py)."""
+    if hw.profile is not None and not hw.profile.id.endswith("-fit"):
+        return hw.profile
+    mine = [
+        p
+        for p in catalog.profiles.values()
+        if p.accelerator == hw.accelerator.id and not p.id.endswith("-fit")
+    ]
+    return mine[0] if mine else None
+
+
+def efficiencies(
+    catalog: Catalog, hw: Hardware, prof: DeviceProfile | None, compute: str
+) -> tuple[float, float, list[str]]:
     """Microbenchmark efficiencies (matmul at `compute`, memory bandwidth) of the part's
     profile, else the median of the measured parts; the engine factors fitted on
     published serving rows (advisor/serve/fit.py) carry the rest. The training-run
     transfer of advisor/model/device.py is not applied: serving is fitted on its own."""
-    prof, notes = hw.profile, []
+    notes: list[str] = []
     curve = None
     if prof is not None:
         curve = next((prof.matmul[d] for d in (compute, "bf16", "fp16") if d in prof.matmul), None)
@@ -84,14 +111,17 @@ def efficiencies(catalog: Catalog, hw: Hardware, compute: str) -> tuple[float, f
     return e_mm, e_mem, notes
 
 
-def serve_device(catalog: Catalog, hw: Hardware, weights: str, kv: str) -> ServeDevice:
-    dev = device_model(catalog, hw.accelerator, hw.profile, hw.offering, hw.devices_per_node)
+def serve_device(catalog: Catalog, hw: Hardware, weights: str, kv: str | None) -> ServeDevice:
+    """`kv` None: the default format for these weights on this part (default_kv)."""
+    prof = microbenchmark_profile(catalog, hw)
+    dev = device_model(catalog, hw.accelerator, prof, hw.offering, hw.devices_per_node)
     compute, note = compute_dtype(dev, weights)
+    kv = kv or default_kv(dev.peak_flops, weights)
     check_kv(dev, kv)
     over, over_note = overhead_bytes(hw)
-    e_mm, e_mem, eff_notes = efficiencies(catalog, hw, compute)
+    e_mm, e_mem, eff_notes = efficiencies(catalog, hw, prof, compute)
     notes = [n for n in (note, over_note) if n] + eff_notes
     bw = dev.memory_bandwidth * e_mem
     flops = dev.peak(compute) * e_mm
     assert hw.memory_bytes is not None
-    return ServeDevice(dev, compute, hw.memory_bytes, over, bw, flops, tuple(notes))
+    return ServeDevice(dev, compute, kv, hw.memory_bytes, over, bw, flops, tuple(notes))

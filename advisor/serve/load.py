@@ -18,7 +18,7 @@ import numpy as np
 
 from advisor.serve.time import Step, queue_wait
 
-BISECTIONS = 48
+BISECTIONS = 32
 
 
 @dataclass(frozen=True)
@@ -46,33 +46,36 @@ def solve(
     full = step(mb)
     cap_rate = mb / (out * full.time)  # requests/s at the largest batch
 
-    def ttft(s: Step, rate: Any) -> Any:
-        # The prompt runs beside the step in progress (half a step on average), after
-        # the prompts queued ahead of it (M/D/1 on the prompt work).
-        rho = np.asarray(rate) / cap_rate
-        return ttft_factor * (prefill + 0.5 * s.time + queue_wait(rho, prefill))
+    def ttft(s: Step, rate: Any, b: Any) -> Any:
+        # The prompt waits for the others' step in progress (half a step on average),
+        # and, under an open arrival rate, for the prompts queued ahead of it (M/D/1 on
+        # the prompt work; a closed loop of N clients has no such queue).
+        rho = np.asarray(rate) / cap_rate if mode == "rate" else 0.0
+        others = np.clip((np.asarray(b) - 1.0) / np.maximum(b, 1e-9), 0.0, 1.0)
+        return ttft_factor * (prefill + 0.5 * s.time * others + queue_wait(rho, prefill))
 
     if mode == "offline":
-        return Point(mb, full.time, ttft(full, 0.0), mb / full.time, np.zeros_like(mb, bool), full)
+        t1 = ttft(full, 0.0, mb)
+        return Point(mb, full.time, t1, mb / full.time, np.zeros_like(mb, bool), full)
     if mode == "concurrency":
         n = np.asarray(load, dtype=float)
         b = np.minimum(n, mb)
         s = step(b)
         thr = b / s.time
         waiting = np.maximum(n - b, 0.0) / (thr / out)  # Little's law on the queue
-        return Point(b, s.time, ttft(s, thr / out) + waiting, thr, np.zeros_like(b, bool), s)
+        return Point(b, s.time, ttft(s, thr / out, b) + waiting, thr, np.zeros_like(b, bool), s)
     rate = np.asarray(load, dtype=float) * np.ones_like(mb)
     saturated = rate >= cap_rate
     lo, hi = np.zeros_like(mb), mb.copy()
     for _ in range(BISECTIONS):
         mid = 0.5 * (lo + hi)
         s = step(np.maximum(mid, 1e-9))
-        need = rate * (ttft(s, rate) + out * s.time)
+        need = rate * (ttft(s, rate, mid) + out * s.time)
         lo = np.where(need > mid, mid, lo)
         hi = np.where(need > mid, hi, mid)
     b = np.where(saturated, mb, hi)
     s = step(np.maximum(b, 1e-9))
-    t1 = np.where(saturated, np.inf, ttft(s, rate))
+    t1 = np.where(saturated, np.inf, ttft(s, rate, b))
     tp = np.where(saturated, np.inf, s.time)
     thr = np.where(saturated, mb / s.time, rate * out)
     return Point(b, tp, t1, thr, saturated, s)

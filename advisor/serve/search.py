@@ -15,7 +15,7 @@ from advisor.hardware import Hardware, resolve_hardware
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec
 from advisor.serve.engines import find_engine
-from advisor.serve.estimate import check_layout, configs
+from advisor.serve.estimate import check_layout, configs, seq_cap
 from advisor.serve.hardware import serve_device
 from advisor.serve.request import Request
 from advisor.serve.score import score
@@ -69,10 +69,13 @@ def search(cat: Catalog, spec: ModelSpec, req: Request) -> dict[str, Any]:
     left_out: dict[str, int] = {}
     for hw, price in _hardware_list(cat, req):
         tps = s.tps or tuple(t for t in range(1, hw.devices_per_node + 1) if hw.devices % t == 0)
+        peaks = hw.accelerator.peak_tflops
         for prec in s.precisions:
-            kv = req.spec.kv_precision or ("fp8" if prec == "fp8" else "bf16")
+            if prec == "bf16" and "bf16" not in peaks and "fp16" in peaks:
+                prec = "fp16"  # V100, T4: the 16-bit float they have
             try:
-                sd = serve_device(cat, hw, prec, kv)
+                sd = serve_device(cat, hw, prec, req.spec.kv_precision)
+                kv = sd.kv
             except AdvisorError as e:
                 key = str(e).split(":")[0] if ":" in str(e) else str(e)
                 left_out[f"{prec}: {key}"] = left_out.get(f"{prec}: {key}", 0) + 1
@@ -94,7 +97,7 @@ def search(cat: Catalog, spec: ModelSpec, req: Request) -> dict[str, Any]:
                     sp.output_len,
                     sp.mode,
                     sp.concurrency if sp.mode == "concurrency" else sp.rate,
-                    eng.max_seqs.value if eng.max_seqs else None,
+                    seq_cap(eng),
                     eng.max_batched_tokens.value,
                 )
                 if not bool(sc.fits):

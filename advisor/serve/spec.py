@@ -43,9 +43,8 @@ class ServeSpec(BaseModel):
 
     @property
     def kv(self) -> str:
-        if self.kv_precision:
-            return self.kv_precision
-        return "fp8" if self.weight_precision == "fp8" else "bf16"
+        """The KV format (resolved against the part by advisor.serve.hardware.default_kv)."""
+        return self.kv_precision or ("fp8" if self.weight_precision == "fp8" else "bf16")
 
     @property
     def mode(self) -> str:

@@ -6,11 +6,16 @@ B/output_len requests that join per step (chunked prefill). Its time is the roof
 of the two resources, each scaled by the engine's fitted factor, plus the exposed
 tensor-parallel all-reduces:
 
-    t_step = max(a_mem * bytes / (bw * e_mem), a_cmp * flops / (peak * e_mm)) + t_tp
+    t_step = max(a_mem * bytes / (bw * e_mem), (a_cmp * flops_dec + a_pre * flops_pre)
+                 / (peak * e_mm)) + t_tp + t_0 + t_seq * B
 
 bytes = the weights (once per step, shared by the batch) + the KV cache of the batch;
 flops = 2 x matmul weights per token + attention (4 x layers x heads x head_dim x
-context per token; causal prompts see half their length on average).
+context per token; causal prompts see half their length on average); t_0 and t_seq
+the engine's host time per step and per sequence in it (scheduler, sampler: what keeps
+vLLM 0.5.4 at 64 ms per token for 194 sequences of Llama 8B on an H100), fitted with
+a_mem, a_cmp and a_pre (prompt FLOPs run at another
+efficiency than the decode batch's) on the published rows (advisor/serve/fit.py).
 Functions take numpy arrays so that the search scores many configurations at once.
 """
 
@@ -35,6 +40,9 @@ class Rates:
     latency: Any  # s per collective
     a_mem: Any = 1.0
     a_cmp: Any = 1.0
+    step_overhead: Any = 0.0  # s per engine step (launches, synchronisation), fitted
+    seq_overhead: Any = 0.0  # s per sequence per step (host-side scheduling, sampling), fitted
+    a_pre: Any = 1.0  # compute factor of prompt (prefill) FLOPs
 
 
 def moe_read_fraction(spec: ModelSpec, batch: Any) -> Any:
@@ -107,9 +115,9 @@ def step_time(
     nbytes = weights_read(counts, spec, wdev, b) + b * ctx * kv_tok_dev
     t_mem = r.a_mem * nbytes / r.bandwidth
     t_dec = r.a_cmp * dec_flops / devices / r.flops
-    t_pre = r.a_cmp * pre_flops / devices / r.flops
+    t_pre = r.a_pre * pre_flops / devices / r.flops
     comm = tp_allreduce_time(spec, b + prompt_tokens, tp, r)
-    t = np.maximum(t_mem, t_dec + t_pre) + comm
+    t = np.maximum(t_mem, t_dec + t_pre) + comm + r.step_overhead + r.seq_overhead * b
     return Step(t, t_mem, t_dec + t_pre, t_pre, comm)
 
 
@@ -118,8 +126,8 @@ def prefill_time(
 ) -> Any:
     """One prompt alone: its FLOPs or one read of the weights, whichever is slower."""
     t_mem = r.a_mem * wdev / r.bandwidth
-    t_cmp = r.a_cmp * prefill_flops(counts, spec, input_len) / devices / r.flops
-    return np.maximum(t_mem, t_cmp) + tp_allreduce_time(spec, input_len, tp, r)
+    t_cmp = r.a_pre * prefill_flops(counts, spec, input_len) / devices / r.flops
+    return np.maximum(t_mem, t_cmp) + tp_allreduce_time(spec, input_len, tp, r) + r.step_overhead
 
 
 def queue_wait(rho: Any, service: Any) -> Any:
