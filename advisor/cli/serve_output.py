@@ -134,9 +134,13 @@ def _row(o: dict[str, Any]) -> dict[str, Any]:
         "tpot_ms": None if o["tpot_s"] is None else round(o["tpot_s"] * 1e3, 2),
         "output_tokens_per_s": round(o["output_tokens_per_s"], 1),
         "price_per_hour_usd": o["price_per_hour_usd"],
-        "cost_per_million_output_tokens_usd": round(o["cost_per_million_output_tokens_usd"], 4),
+        "cost_per_million_output_tokens_usd": _round(o["cost_per_million_output_tokens_usd"], 4),
         "meets_slo": o["meets_slo"],
     }
+
+
+def _round(x: float | None, n: int) -> float | None:
+    return None if x is None else round(x, n)
 
 
 def print_csv(result: dict[str, Any]) -> None:
@@ -192,8 +196,10 @@ def print_ranked(result: dict[str, Any]) -> None:
             "-" if o["ttft_s"] is None else f"{o['ttft_s'] * 1e3:,.0f} ms",
             "-" if o["tpot_s"] is None else f"{o['tpot_s'] * 1e3:,.1f} ms",
             f"{o['output_tokens_per_s']:,.0f}",
-            f"{o['price_per_hour_usd']:,.2f}",
-            f"{o['cost_per_million_output_tokens_usd']:,.3f}",
+            "-" if o["price_per_hour_usd"] is None else f"{o['price_per_hour_usd']:,.2f}",
+            "-"
+            if o["cost_per_million_output_tokens_usd"] is None
+            else f"{o['cost_per_million_output_tokens_usd']:,.3f}",
         )
     c.print(t)
     for n in result["notes"]:

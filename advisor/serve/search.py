@@ -133,9 +133,14 @@ def _option(hw: Hardware, price: float | None, sp: Any, sc: Any) -> dict[str, An
         "tpot_s": _v(pt.tpot),
         "output_tokens_per_s": float(sc.output_tokens_per_s),
         "price_per_hour_usd": price,
-        "cost_per_million_output_tokens_usd": _v(sc.cost_per_million_output) or math.inf,
+        "cost_per_million_output_tokens_usd": _v(sc.cost_per_million_output),
         "cost_per_million_input_tokens_usd": _v(sc.cost_per_million_input),
     }
+
+
+def _cost(o: dict[str, Any]) -> float:
+    c = o["cost_per_million_output_tokens_usd"]
+    return math.inf if c is None else c
 
 
 def slo_excess(o: dict[str, Any], ttft: float | None, tpot: float | None) -> float:
@@ -154,17 +159,18 @@ def rank(
     assert req.search is not None
     s = req.search
     for o in options:
-        o["slo_ratio"] = slo_excess(o, s.ttft_slo, s.tpot_slo)
-        o["meets_slo"] = (not o["saturated"]) and o["slo_ratio"] <= 1.0
+        ratio = slo_excess(o, s.ttft_slo, s.tpot_slo)
+        o["slo_ratio"] = ratio if math.isfinite(ratio) else None
+        o["meets_slo"] = (not o["saturated"]) and ratio <= 1.0
     good = sorted(
         (o for o in options if o["meets_slo"]),
-        key=lambda o: (o["cost_per_million_output_tokens_usd"], -o["output_tokens_per_s"]),
+        key=lambda o: (_cost(o), -o["output_tokens_per_s"]),
     )
     for i, o in enumerate(good, 1):
         o["rank"] = i
     closest = sorted(
         (o for o in options if not o["meets_slo"]),
-        key=lambda o: (o["saturated"], o["slo_ratio"], o["cost_per_million_output_tokens_usd"]),
+        key=lambda o: (o["saturated"], o["slo_ratio"] or math.inf, _cost(o)),
     )[:CLOSEST]
     sp = req.spec
     notes = [
