@@ -19,7 +19,24 @@ from advisor.serve.estimate import serve_estimate
 from advisor.serve.spec import ServeSpec
 from tests.conftest import assert_user_error
 
-ACCEPT = ["serve", "--model", "llama-3-70b", "--accelerator", "h100-sxm5-80gb", "--count", "2", "--tp", "2", "--precision", "fp8", "--input-len", "2048", "--output-len", "128", "--json"]
+ACCEPT = [
+    "serve",
+    "--model",
+    "llama-3-70b",
+    "--accelerator",
+    "h100-sxm5-80gb",
+    "--count",
+    "2",
+    "--tp",
+    "2",
+    "--precision",
+    "fp8",
+    "--input-len",
+    "2048",
+    "--output-len",
+    "128",
+    "--json",
+]
 KEYS = (
     "memory_per_device_bytes",
     "max_batch",
@@ -181,7 +198,17 @@ def test_engines_file_errors_name_the_file_and_field(tmp_path) -> None:
 
 # --- search (acceptance 2) -------------------------------------------------------------
 
-SEARCH = ["serve", "--model", "llama-3-8b", "--rate", "5", "--ttft-slo", "500ms", "--tpot-slo", "40ms"]
+SEARCH = [
+    "serve",
+    "--model",
+    "llama-3-8b",
+    "--rate",
+    "5",
+    "--ttft-slo",
+    "500ms",
+    "--tpot-slo",
+    "40ms",
+]
 
 
 def test_search_ranks_by_cost_among_those_meeting_the_slos(cli) -> None:
