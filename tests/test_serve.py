@@ -282,3 +282,20 @@ def test_search_on_given_hardware_tries_tp_and_precision(cli) -> None:
     doc = json.loads(r.out)
     seen = {(o["tp"], o["weights"]) for o in doc["options"]}
     assert len({tp for tp, _ in seen}) > 1 and len({w for _, w in seen}) > 1
+
+
+def test_search_writes_a_report(cli, tmp_path) -> None:
+    out = tmp_path / "serve.html"
+    r = cli(*SEARCH, "--top", "2", "--report", str(out))
+    assert r.code == 0, r.err
+    text = out.read_text()
+    assert text.startswith("<!doctype html>") and "How well the serving model predicts" in text
+    assert "cross-validated median" in text and "<td>1</td>" in text
+    md = tmp_path / "serve.md"
+    assert cli(*SEARCH, "--top", "2", "--report", str(md)).code == 0
+    assert md.read_text().startswith("# Serving llama-3-8b")
+
+
+def test_report_needs_a_search(cli, tmp_path) -> None:
+    r = cli(*ACCEPT[:-1], "--report", str(tmp_path / "x.html"))
+    assert_user_error(r, 2, "--report")

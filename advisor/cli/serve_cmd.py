@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from advisor.cli.common import CatalogOpt, JsonOpt, catalog_from, print_json
+from advisor.errors import UsageError
 
 M = "Model"
 H = "Hardware (left out: searched)"
@@ -94,6 +95,12 @@ def serve(
     ] = 8,
     top: Annotated[int, typer.Option(min=1, help="Options shown.", rich_help_panel=S)] = 10,
     csv: Annotated[bool, typer.Option("--csv", help="Ranked options as CSV.")] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the ranked options as a report (.html or .md).", rich_help_panel=S
+        ),
+    ] = None,
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -136,6 +143,11 @@ def serve(
     if req.search is None:
         from advisor.serve.estimate import serve_estimate
 
+        if report is not None or csv:
+            raise UsageError(
+                "--report and --csv go with a search (--ttft-slo/--tpot-slo, or no hardware)"
+            )
+
         doc = serve_estimate(cat, spec, req.hardware, req.spec, req.pricing)
         if json_out:
             print_json(doc)
@@ -147,6 +159,11 @@ def serve(
     from advisor.serve.search import search
 
     result = search(cat, spec, req)
+    if report is not None:
+        from advisor.report.serve import write_serve_report
+        from advisor.serve.accuracy import serving_document
+
+        write_serve_report(report, result, serving_document())
     if json_out:
         print_json(result)
         return
