@@ -134,3 +134,22 @@ def queue_wait(rho: Any, service: Any) -> Any:
     """M/D/1 mean wait, rho/(2(1-rho)) x service (Pollaczek-Khinchine; Kleinrock 1975)."""
     rho = np.clip(np.asarray(rho, dtype=float), 0.0, 0.999)
     return rho / (2.0 * (1.0 - rho)) * service
+
+
+def decode_time(
+    counts: ParamCounts,
+    spec: ModelSpec,
+    batch: Any,
+    context: Any,
+    wdev: Any,
+    kv_tok_dev: Any,
+    devices: Any,
+    r: Rates,
+) -> Any:
+    """One decode step of `batch` sequences at a fixed `context` (no prompts beside it):
+    what `advisor bench`'s decode benchmark times."""
+    b = np.asarray(batch, dtype=float)
+    nbytes = weights_read(counts, spec, wdev, b) + b * np.asarray(context) * kv_tok_dev
+    flops = 2.0 * counts.matmul_active * b + attention_flops(spec, b, context)
+    t = np.maximum(r.a_mem * nbytes / r.bandwidth, r.a_cmp * flops / devices / r.flops)
+    return t + r.step_overhead + r.seq_overhead * b
