@@ -13,8 +13,8 @@ METHOD = (
     f"sourced) the sequences per step, fitted on the engine's rows from other sources "
     f"(every engine's when it has fewer than {MIN_ROWS}); a_ttft the geometric mean of "
     "measured/predicted TTFT. Napkin: decode at the spec memory bandwidth, one read of the "
-    "weights per step (throughput = batch x bandwidth / weight bytes per device, with the "
-    "published batch or the largest that fits); TTFT = prompt FLOPs at the dense peak"
+    "weights per step (throughput = batch x bandwidth / weight bytes per device, at the "
+    "batch the model runs; at a given rate, the rate); TTFT = prompt FLOPs at the dense peak"
 )
 
 

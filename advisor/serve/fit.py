@@ -1,5 +1,7 @@
 """Engine efficiencies fitted on the published serving rows, cross-validated leave one
-source out, with the napkin (decode at memory bandwidth) beside every prediction.
+source out, with the napkin beside every prediction: decode at the spec memory
+bandwidth, one read of the weights per step, at the batch the model runs (so the
+napkin's error is the time rule's alone); TTFT as the prompt's FLOPs at the dense peak.
 
 Each engine has three numbers: a_mem and a_cmp scale the memory and compute rooflines
 of a step, step_overhead_s adds a fixed time per step (the host-side scheduler, the
@@ -70,15 +72,26 @@ def predict_row(row: ServeRow, cat: Catalog) -> dict[str, Any]:
     """Predicted throughput, TPOT, TTFT (arrays over the grid) and the napkin."""
     a, c, pr, t, q, k = _grid()
     eng = find_engine(row.engine)
-    out: dict[str, Any] = {m: np.empty_like(a) for m in METRICS}
+    out: dict[str, Any] = {m: np.empty_like(a) for m in (*METRICS, "batch")}
     caps = [0.0] if eng.max_seqs else sorted(set(k))
     for cap in caps:
         sel = k == cap if not eng.max_seqs else np.ones_like(a, bool)
         p = _predict(row, cat, a[sel], c[sel], pr[sel], t[sel], q[sel], cap or None)
-        for m in METRICS:
+        for m in (*METRICS, "batch"):
             out[m][sel] = p[m]
         out["napkin"], out["memory"] = p["napkin"], p["memory"]
     return out
+
+
+def napkin(row: ServeRow, p: dict[str, Any], i: int, metric: str) -> float:
+    """The napkin at the batch the model runs (grid point i): each step reads the weights
+    once at the spec bandwidth, nothing else; at a given rate, throughput is the rate."""
+    n = p["napkin"]
+    if metric != "throughput":
+        return float(n[metric])
+    if row.mode == "rate":
+        return float(n["rate_throughput"])
+    return float(p["batch"][i]) * n["replicas"] / n["tpot"]
 
 
 def _predict(
@@ -116,19 +129,19 @@ def _predict(
     bw = sd.dev.memory_bandwidth
     w_dev = counts.total * BYTES[s.weight_precision] / s.tp
     step = w_dev / bw
-    b = float(sc.max_batch) if row.mode == "offline" else row.load or 1.0
-    if row.mode == "rate":
-        b = (row.load or 1.0) * s.output_len * step / (hw.devices / s.tp)
-    n_thr = max(b, 1.0) * (hw.devices / s.tp) / step
-    if row.mode == "rate":
-        n_thr = (row.load or 0.0) * s.output_len
     n_ttft = 2.0 * counts.matmul_active * s.input_len / (s.tp * sd.dev.peak(sd.compute))
     mem = float(sc.weights + sc.kv_per_token * (s.input_len + s.output_len) + sc.overhead)
     return {
         "throughput": np.asarray(sc.output_tokens_per_s, dtype=float),
         "tpot": np.asarray(sc.point.tpot, dtype=float),
         "ttft": np.asarray(sc.point.ttft, dtype=float),
-        "napkin": {"throughput": n_thr, "tpot": step, "ttft": n_ttft},
+        "batch": np.broadcast_to(np.asarray(sc.point.batch, dtype=float), np.shape(a_mem)),
+        "napkin": {
+            "tpot": step,
+            "ttft": n_ttft,
+            "replicas": hw.devices / s.tp,
+            "rate_throughput": (row.load or 0.0) * s.output_len,
+        },
         "memory": mem,
     }
 
@@ -220,7 +233,7 @@ def cross_validate() -> dict[str, Any]:
             if v is None:
                 continue
             pred = float(p[m][f["index"]]) * (f["a_ttft"] if m == "ttft" else 1.0)
-            nap = float(p["napkin"][m])
+            nap = napkin(row, p, f["index"], m)
             checks.append(
                 {
                     "id": row.id,
