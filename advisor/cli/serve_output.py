@@ -72,7 +72,12 @@ def print_one(doc: dict[str, Any]) -> None:
         f"(range {mb['range'][0]:,}-{mb['range'][1]:,})"
     )
     if not doc["fits"]:
-        c.print("[red]does not fit: the weights leave no room for one request's KV cache[/]")
+        fixed = m["weights"] + m["activations"] + m["overhead"]
+        c.print(
+            f"[red]does not fit: weights, activations and runtime take {format_bytes(fixed)} "
+            f"per device, leaving no room for one request's KV cache; try more devices "
+            "(--count, --tp), --precision fp8 or a shorter --input-len[/]"
+        )
         return
     if doc["saturated"]:
         c.print(

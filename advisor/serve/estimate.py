@@ -171,10 +171,7 @@ def document(
         },
         "max_batch": {
             "value": int(sc.max_batch),
-            "range": [
-                int(max(0, sc.max_batch * (2 - hi_m))),
-                int(sc.max_batch * (2 - lo_m)),
-            ],
+            "range": batch_range(sc, held, mem, seq_cap(eng), lo_m, hi_m),
         },
         "batch": _f(pt.batch) if fits else None,
         "saturated": bool(pt.saturated),
@@ -227,6 +224,20 @@ def document(
         "assumptions": assumptions(s, eng, sd, hw),
     }
     return doc
+
+
+def batch_range(
+    sc: Scored, held: float, mem: dict[str, float], cap: float | None, lo: float, hi: float
+) -> list[int]:
+    """The largest batch if weights, activations and runtime take lo..hi x the estimate
+    (the memory residuals of the published rows): the KV budget moves by the difference."""
+    fixed = mem["weights"] + mem["activations"] + mem["overhead"]
+    out = []
+    for ratio in (max(hi, 1.0), min(lo, 1.0)):
+        budget = float(sc.kv_budget) - (ratio - 1.0) * fixed
+        b = max(0, int(budget // (float(sc.kv_per_token) * held)))
+        out.append(min(b, int(cap)) if cap else b)
+    return out
 
 
 def assumptions(s: ServeSpec, eng: Engine, sd: ServeDevice, hw: Hardware) -> list[str]:
