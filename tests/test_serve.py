@@ -299,3 +299,16 @@ def test_search_writes_a_report(cli, tmp_path) -> None:
 def test_report_needs_a_search(cli, tmp_path) -> None:
     r = cli(*ACCEPT[:-1], "--report", str(tmp_path / "x.html"))
     assert_user_error(r, 2, "--report")
+
+
+def test_serve_never_imports_torch_or_matplotlib() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['torch'] = None; sys.modules['matplotlib'] = None\n"
+        "from advisor.cli.app import run\n"
+        "sys.exit(run(['serve', '--model', 'llama-3-8b', '--accelerator', 'h100', '--json']))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
