@@ -44,7 +44,7 @@ def run(ctx: Context) -> Outcome:
             out.notes.append(f"bf16: not supported on {ctx.device}")
             continue
         dtype = torch.float32 if precision == "fp32" else torch.bfloat16
-        model = GPT(shape).to(ctx.device, dtype).eval()
+        model = GPT(shape).to(ctx.device, dtype).train(False)  # inference mode for dropout-free GPT
         for batch, n in cases(ctx, shape):
             g = torch.Generator().manual_seed(0)
             prompt = torch.randint(0, shape.vocab, (batch, n), generator=g).to(ctx.device)
