@@ -173,8 +173,11 @@ def _log_err(pred: np.ndarray, meas: float) -> np.ndarray:
     return np.where(np.isfinite(e), e, 5.0)
 
 
-def fit_on(rows: list[ServeRow], preds: dict[str, Any]) -> dict[str, Any]:
-    """Grid point minimising mean |log error| of throughput and TPOT; then a_ttft."""
+def fit_on(
+    rows: list[ServeRow], preds: dict[str, Any], ttft_pool: list[ServeRow] | None = None
+) -> dict[str, Any]:
+    """Grid point minimising mean |log error| of throughput and TPOT; then a_ttft, on
+    these rows' TTFTs, or the pool's (every engine's) where they are fewer than MIN_ROWS."""
     a, c, pr, t, q, k = _grid()
     loss = np.zeros_like(a)
     n = 0
@@ -188,11 +191,17 @@ def fit_on(rows: list[ServeRow], preds: dict[str, Any]) -> dict[str, Any]:
         if n
         else int(np.argmin(np.abs(a - 1) + np.abs(c - 1) + np.abs(pr - 1) + t + q + k))
     )
-    logs = [
-        math.log(measured(r, "ttft") / float(preds[r.id]["ttft"][i]))  # type: ignore[operator]
-        for r in rows
-        if measured(r, "ttft") is not None and math.isfinite(float(preds[r.id]["ttft"][i]))
-    ]
+
+    def ttft_logs(pool: list[ServeRow]) -> list[float]:
+        return [
+            math.log(measured(r, "ttft") / float(preds[r.id]["ttft"][i]))  # type: ignore[operator]
+            for r in pool
+            if measured(r, "ttft") is not None and math.isfinite(float(preds[r.id]["ttft"][i]))
+        ]
+
+    logs = ttft_logs(rows)
+    if len(logs) < MIN_ROWS and ttft_pool is not None:
+        logs = ttft_logs(ttft_pool)
     a_ttft = math.exp(sum(logs) / len(logs)) if logs else 1.0
     return {
         "a_mem": round(float(a[i]), 4),
@@ -225,7 +234,8 @@ def cross_validate() -> dict[str, Any]:
         key = (row.engine, row.source)
         if key not in fits:
             train, group = _train(rows, row.engine, row.source)
-            fits[key] = (fit_on(train, preds), group)
+            pool = [r for r in rows if r.source != row.source]
+            fits[key] = (fit_on(train, preds, pool), group)
         f, group = fits[key]
         p = preds[row.id]
         for m in METRICS:
@@ -328,7 +338,7 @@ def fit_document() -> dict[str, Any]:
         train, group = _train(rows, e, None) if e != "all" else (list(rows), "all")
         if e != "all" and group == "all":
             continue
-        f = fit_on(train, preds)
+        f = fit_on(train, preds, list(rows))
         f.pop("index")
         f["group"] = e
         f["sources"] = sorted({r.source for r in train})
