@@ -14,9 +14,11 @@ def _pct(x: float) -> str:
 def accuracy(catalog: CatalogOpt = None, json_out: JsonOpt = False) -> None:
     """Each published run predicted with factors fitted without its own source
     (leave-one-source-out), the 45%-MFU napkin beside it, and every row not checked;
-    then the published fine-tuning rows (peak memory and throughput, unfitted)."""
+    then the published fine-tuning rows (peak memory and throughput, unfitted), and the
+    published serving rows (engine factors fitted leave-one-source-out)."""
     from advisor.crossval import base_predictions, cross_validate, shrink_weight, summary
     from advisor.finetune_accuracy import finetune_document
+    from advisor.serve.accuracy import serving_document
 
     catalog_from(catalog)  # a bad --catalog is still reported
     preds, skipped = base_predictions()
@@ -40,6 +42,7 @@ def accuracy(catalog: CatalogOpt = None, json_out: JsonOpt = False) -> None:
                 "not_checked": skipped,
                 "not_checked_reasons": reasons,
                 "finetune": finetune_document(),
+                "serving": serving_document(),
             }
         )
         return
@@ -47,6 +50,9 @@ def accuracy(catalog: CatalogOpt = None, json_out: JsonOpt = False) -> None:
     from advisor.cli.accuracy_finetune import print_finetune
 
     print_finetune(finetune_document())
+    from advisor.cli.accuracy_serving import print_serving
+
+    print_serving(serving_document())
 
 
 def _print(rows: list[Any], stats: dict[str, Any], skipped: dict[str, str], reasons: dict) -> None:
