@@ -28,6 +28,7 @@ from advisor.layout import (
     default_batch_tokens,
 )
 from advisor.model.device import DeviceModel, device_model
+from advisor.model.moe_notes import check_moe_layout, moe_assumptions
 from advisor.model.offload import host_path
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
@@ -137,6 +138,7 @@ def estimate(
             choice.vpp or 1,
             choice.cp or 1,
         )
+    check_moe_layout(spec, hw.devices, choice)
     scored, dev = search_hardware(
         spec, training, hw, choice, batch, catalog, memory_headroom, stack, finetune, offload
     )
@@ -157,6 +159,7 @@ def estimate(
                 "that is a pretraining default: give the dataset as --tokens-per-epoch and "
                 "--epochs (or --tokens) for fine-tuning"
             )
+    assumptions += moe_assumptions(spec, training, counts)
     given = training.global_batch_tokens is not None
     assumptions += batch_notes(batch, out.global_batch_tokens, spec.seq_len, given, counts.total)
     return out.model_copy(

@@ -20,6 +20,7 @@ from advisor.layout import TIE_TOLERANCE, LayoutChoice, divisors
 from advisor.model.device import DeviceModel
 from advisor.model.flops import hardware_flops_per_token, model_flops_per_token
 from advisor.model.memory import activation_memory, autocast, dtype_bytes, model_state_memory
+from advisor.model.moe import expert_load
 from advisor.model.offload import HostPath, OffloadPass
 from advisor.model.parallel import check_cp
 from advisor.model.spec import ModelSpec, TrainingSpec
@@ -47,12 +48,13 @@ def simplicity_key(
     mb: np.ndarray,
     rec: np.ndarray,
     cp: np.ndarray | int = 1,
+    ep: np.ndarray | int = 1,
 ) -> np.ndarray:
     """Order of preference among tied plans, smaller is simpler: lower ZeRO stage, then
     fewer parallel dimensions in use (tp, pp, vpp, cp > 1), then smaller micro-batch, then
     less recomputation (none < selective < full). Integer, lexicographic."""
     dims = (np.asarray(tp) > 1).astype(np.int64) + (np.asarray(pp) > 1) + (np.asarray(vpp) > 1)
-    dims = dims + (np.asarray(cp) > 1)
+    dims = dims + (np.asarray(cp) > 1) + (np.asarray(ep) > 1)
     mb_rank = np.log2(np.maximum(np.asarray(mb), 1)).astype(np.int64)  # < 64 for mb < 2^64
     return ((np.asarray(zero, dtype=np.int64) * 4 + dims) * 64 + mb_rank) * 3 + np.asarray(rec)
 
@@ -70,6 +72,14 @@ def _legal_cp(spec: ModelSpec) -> list[int]:
         for c in CONTEXT_PARALLEL
         if c == 1 or (check_cp(spec, c) is None and spec.seq_len // c >= CP_MIN_TOKENS_PER_RANK)
     ]
+
+
+def legal_ep(spec: ModelSpec) -> list[int]:
+    """Expert-parallel degrees searched: the powers of two dividing the experts (1 for a
+    dense model); each must also divide tp·cp·dp (advisor/model/moe.py)."""
+    if not spec.is_moe:
+        return [1]
+    return [e for e in (2**k for k in range(13)) if e <= spec.experts and spec.experts % e == 0]
 
 
 def _legal_tp(spec: ModelSpec, per_node: int) -> list[int]:
@@ -116,6 +126,7 @@ def enumerate_plans(
     tps = [choice.tp] if choice.tp else _legal_tp(spec, per_node)
     pps = [choice.pp] if choice.pp else _pipeline_degrees(spec)
     cps = [choice.cp] if choice.cp else _legal_cp(spec)
+    eps = [choice.ep] if choice.ep else legal_ep(spec)
     vpps = [choice.vpp] if choice.vpp else list(VIRTUAL_STAGES)
     mbs = [choice.micro_batch] if choice.micro_batch else list(MICRO_BATCHES)
     zeros = [choice.zero] if choice.zero is not None else list(zero_stages)
@@ -124,19 +135,21 @@ def enumerate_plans(
     else:
         recs = [0, 2] if flash_attention else [0, 1, 2]
     ints = {"dtype": np.int64}
-    # Device counts x tp x pp x cp first (few), then every legal tuple x the other axes.
-    n, tp, pp, cp = (
+    # Device counts x tp x pp x cp x ep first (few), then every legal tuple x the other axes.
+    n, tp, pp, cp, ep = (
         a.ravel()
         for a in np.meshgrid(
             np.asarray(device_counts, **ints),
             np.asarray(tps, **ints),
             np.asarray(pps, **ints),
             np.asarray(cps, **ints),
+            np.asarray(eps, **ints),
             indexing="ij",
         )
     )
     keep = (n % (tp * pp * cp) == 0) & (per_node % tp == 0) & (pp <= spec.layers)
-    n, tp, pp, cp = n[keep], tp[keep], pp[keep], cp[keep]
+    keep &= (n // np.maximum(pp, 1)) % ep == 0  # ep divides tp·cp·dp (advisor/model/moe.py)
+    n, tp, pp, cp, ep = n[keep], tp[keep], pp[keep], cp[keep], ep[keep]
     rest = [
         a.ravel()
         for a in np.meshgrid(
@@ -149,6 +162,7 @@ def enumerate_plans(
     ]
     r = rest[0].size
     n, tp, pp, cp = np.repeat(n, r), np.repeat(tp, r), np.repeat(pp, r), np.repeat(cp, r)
+    ep = np.repeat(ep, r)
     vpp, mb, zero, rec = (np.tile(a, keep.sum()) for a in rest)
     ok = np.ones(n.size, dtype=bool)
     dp = np.maximum(n // (tp * pp * cp), 1)
@@ -166,7 +180,17 @@ def enumerate_plans(
     sp = (tp > 1).astype(np.int64) if choice.sp is None else np.full_like(tp, int(choice.sp))
     idx = np.flatnonzero(ok)
     return Plans(
-        dp[idx], tp[idx], pp[idx], vpp[idx], sp[idx], zero[idx], mb[idx], m[idx], rec[idx], cp[idx]
+        dp[idx],
+        tp[idx],
+        pp[idx],
+        vpp[idx],
+        sp[idx],
+        zero[idx],
+        mb[idx],
+        m[idx],
+        rec[idx],
+        cp[idx],
+        ep[idx],
     )
 
 
@@ -225,7 +249,14 @@ class Scored:
         tied, k = idx[near], k[near]
         p = self.plans
         simple = simplicity_key(
-            p.zero[tied], p.tp[tied], p.pp[tied], p.vpp[tied], p.mb[tied], p.rec[tied], p.cp[tied]
+            p.zero[tied],
+            p.tp[tied],
+            p.pp[tied],
+            p.vpp[tied],
+            p.mb[tied],
+            p.rec[tied],
+            p.cp[tied],
+            p.ep[tied],
         )
         pick = np.flatnonzero(simple == simple.min())
         return int(tied[pick[np.argmin(k[pick])]])
@@ -301,6 +332,7 @@ def score(
         dp_overlap=dp_overlap,
         autocast=autocast(training),
         tp_overlap=tp_overlap,
+        moe_load=expert_load(training),
     )
     parts = (w, g, o, act, other)
     return moved.label(
@@ -407,6 +439,7 @@ def _score_adapters(
         dp_overlap=dp_overlap,
         autocast=cast,
         tp_overlap=tp_overlap,
+        moe_load=expert_load(training),
     )
     st = finetune_step_time(
         spec, plans, dev, training.precision, training.optimizer, st, ft, autocast=cast
@@ -436,6 +469,7 @@ def plan_fields(plans: Plans, i: int) -> dict[str, Any]:
         "tp": int(plans.tp[i]),
         "pp": int(plans.pp[i]),
         "cp": int(plans.cp[i]),
+        "ep": int(plans.ep[i]),
         "vpp": int(plans.vpp[i]),
         "sp": bool(plans.sp[i]),
         "zero": int(plans.zero[i]),

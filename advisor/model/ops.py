@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from advisor.model.attention import attention_weights, projection_flops_width, window_fraction
 from advisor.model.spec import ModelSpec
 
 Kind = Literal["matrix", "vector", "comm"]
@@ -96,20 +97,24 @@ def block_ops(
     s, h, f = spec.seq_len, spec.hidden, spec.ffn
     s_local = s / cp
     tokens = b * s_local
-    q_w = spec.heads * spec.d_head
-    kv_w = spec.n_kv * spec.d_head
+    qkv_w = projection_flops_width(spec)  # attention.py: Q, K, V (MLA: its projections)
+    out_in = attention_weights(spec).out_in
     heads_local = spec.heads / t
     sp_on = _truthy(sp)
     sp_div = 1 + (t - 1) * sp_on  # t with sequence parallelism, else 1
     act = tokens * h * elem  # one [b, s, h] tensor in bytes
     up_mats = 2 if spec.mlp == "swiglu" else 1
-    routed = tokens * spec.top_k  # token-expert pairs
+    # token-expert pairs: routed top_k plus shared experts. A MoE model's leading dense
+    # blocks are counted as MoE blocks here (DeepSeek-V3's do the same FLOPs: 18432 =
+    # 9 x 2048); flops.py counts them exactly.
+    routed = tokens * spec.experts_per_token
+    causal_fraction = causal_fraction * window_fraction(spec, causal=causal_fraction < 1)
     ops: list[Op] = [
         _vector("norm_attn", tokens * h / sp_div, r_elem, vclass="norm"),
     ]
     ops += [
         Op("tp_all_gather_attn", "comm", 0.0, act, "all_gather"),
-        _matmul("qkv", tokens, (q_w + 2 * kv_w) / t, h, elem),
+        _matmul("qkv", tokens, qkv_w / t, h, elem),
         _matmul(
             "attn_scores", b * heads_local * s_local, s_local * causal_fraction, spec.d_head, elem
         ),
@@ -121,9 +126,9 @@ def block_ops(
             vclass="softmax",
         ),
         _matmul(
-            "attn_over_v", b * heads_local * s_local, spec.d_head, s_local * causal_fraction, elem
+            "attn_over_v", b * heads_local * s_local, spec.d_v, s_local * causal_fraction, elem
         ),
-        _matmul("attn_out_proj", tokens, h, q_w / t, elem),
+        _matmul("attn_out_proj", tokens, h, out_in / t, elem),
         Op("tp_reduce_attn", "comm", 0.0, act, "all_reduce"),
         _vector("residual_attn", tokens * h / sp_div, r_elem, passes=3.0),
         _vector("norm_mlp", tokens * h / sp_div, r_elem, vclass="norm"),

@@ -44,6 +44,7 @@ import numpy as np
 from advisor.model.comm import dp_collective_terms, dp_reduce_time, fsdp_per_block, p2p_time
 from advisor.model.device import DeviceModel
 from advisor.model.memory import dtype_bytes
+from advisor.model.moe_time import expert_params_shift, moe_step_parts, update_group
 from advisor.model.ops import Op, block_ops, cast_ops, head_ops, step_tensors
 from advisor.model.overlap import fsdp_exposed_per_microbatch, fsdp_total_per_microbatch
 from advisor.model.parallel import (
@@ -384,9 +385,13 @@ def step_time(
     dp_overlap: bool = True,
     autocast: bool = False,
     tp_overlap: bool = False,
+    moe_load: float = 1.0,
+    ep_overlap: bool = False,
 ) -> StepTime:
     """Seconds per optimizer step for every plan, by part. `autocast`: torch.autocast
-    training (fp32 weights, gradients and optimizer; low-precision matmuls)."""
+    training (fp32 weights, gradients and optimizer; low-precision matmuls). MoE
+    (advisor/model/moe.py): `moe_load` stretches the routed experts' compute and the
+    all-to-all; `ep_overlap` hides the all-to-all behind the expert compute."""
     autocast = autocast and precision != "fp32"
     elem = dtype_bytes(precision)  # type: ignore[arg-type]
     state_elem = 4 if autocast else elem  # weights and gradients as stored and communicated
@@ -394,7 +399,9 @@ def step_time(
     parts, fwd_block, block = _stage_and_block(
         spec, plans, dev, precision, flash_attention, autocast, tp_overlap
     )
-    t_mb = parts.sum(axis=0)
+    moe = moe_step_parts(spec, plans, dev, elem, parts[0], moe_load, ep_overlap)
+    parts = parts + np.array([[1.0], [0.0], [0.0], [0.0]]) * moe[0]  # busiest expert's wait
+    t_mb = parts.sum(axis=0) + moe[1]
     m = plans.m.astype(float)
     compute, memory_bound, tp_comm = parts[0] * m, parts[1] * m, parts[2] * m
     cp_comm = parts[3] * m
@@ -410,7 +417,7 @@ def step_time(
         + counts.embedding
         + counts.output * (plans.pp == 1)
     )
-    p_dev = stage_params / plans.tp
+    p_dev = stage_params / plans.tp + expert_params_shift(counts, plans)
     grads = p_dev * g_bytes
     weights = p_dev * state_elem
     z = plans.zero
@@ -439,7 +446,7 @@ def step_time(
         exposed = total_comm
     group = dp_group(plans)
     exposed = np.where(group > 1, exposed, 0.0)
-    opt_params = p_dev / np.where(z >= 1, group, 1)
+    opt_params = p_dev / np.where(z >= 1, update_group(counts, plans, p_dev), 1)
     optimizer_t = (
         opt_params
         * optimizer_bytes_per_param(optimizer, "fp32" if autocast else precision)
@@ -458,4 +465,5 @@ def step_time(
         optimizer=optimizer_t * f,
         dp_comm_total=np.where(group > 1, total_comm, 0.0) * f,
         cp_comm=cp_comm * f,
+        ep_comm=moe[1] * m * f,
     )
