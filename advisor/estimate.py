@@ -19,6 +19,7 @@ from advisor.describe import (  # the document and its helpers, re-exported for 
 )
 from advisor.errors import UsageError
 from advisor.finetune.spec import FinetuneSpec, check_quant_support
+from advisor.fitted_moe import moe_factor_note, with_moe_factor
 from advisor.hardware import Hardware
 from advisor.layout import (
     DEFAULT_MEMORY_HEADROOM,
@@ -66,7 +67,7 @@ def search_hardware(
     check_quant_support(hw.accelerator, finetune)
     catalog = catalog or load_catalog()
     stack = stack or resolve(catalog, None)
-    dev = apply_efficiency(hardware_device(catalog, hw, stack.id), stack)
+    dev = with_moe_factor(apply_efficiency(hardware_device(catalog, hw, stack.id), stack), spec)
     kw = {"flash_attention": stack.flash_attention, "zero_stages": stack.zero_stages}
     plans = enumerate_plans(spec, [hw.devices], hw.devices_per_node, batch_tokens, choice, **kw)
     if len(plans) == 0 and len(
@@ -159,7 +160,7 @@ def estimate(
                 "that is a pretraining default: give the dataset as --tokens-per-epoch and "
                 "--epochs (or --tokens) for fine-tuning"
             )
-    assumptions += moe_assumptions(spec, training, counts)
+    assumptions += moe_assumptions(spec, training, counts) + moe_factor_note(spec)
     given = training.global_batch_tokens is not None
     assumptions += batch_notes(batch, out.global_batch_tokens, spec.seq_len, given, counts.total)
     return out.model_copy(

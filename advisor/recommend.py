@@ -40,6 +40,7 @@ from advisor.estimate import (
     with_finetune,
 )
 from advisor.finetune.spec import FinetuneSpec, check_quant_support
+from advisor.fitted_moe import with_moe_factor
 from advisor.hardware import Hardware
 from advisor.layout import DEFAULT_MEMORY_HEADROOM, batch_notes, default_batch_tokens
 from advisor.model.device import device_model
@@ -257,6 +258,7 @@ def recommend(
             dev = apply_efficiency(
                 device_model(catalog, acc, prof, head, per_node, bw, stack=conv.id), conv
             )
+            dev = with_moe_factor(dev, spec)
         except AdvisorError as e:
             skipped[acc.id] = str(e)  # no sourced peak or bandwidth: cannot be scored
             continue

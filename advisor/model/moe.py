@@ -88,6 +88,16 @@ def all_to_all_bytes(spec: ModelSpec, b: Any, tp: Any, sp: Any, cp: Any, elem: i
     return tokens * spec.top_k * spec.hidden * elem
 
 
+def remote_node_copies(ep: Any, per_node: int, top_k: int) -> Any:
+    """Copies of one token that cross the network: one per other node holding any of its
+    top_k experts, the rest forwarded inside that node over the chip link (DeepSeek-V3
+    technical report §3.2.2, as DeepEP's dispatch does; Megatron-Core's flex dispatcher
+    uses DeepEP). With the experts uniform over g = ep/per_node nodes, a token's
+    experts touch (g-1)·(1-(1-1/g)^k) other nodes on average."""
+    g = np.maximum(np.asarray(ep, dtype=float) / per_node, 1.0)
+    return (g - 1.0) * (1.0 - (1.0 - 1.0 / g) ** top_k)
+
+
 def all_to_all_time(
     nbytes: Any,
     ep: Any,
@@ -96,14 +106,17 @@ def all_to_all_time(
     inter_bw_per_device: float,
     intra_latency: float,
     inter_latency: float,
+    top_k: int = 1,
 ) -> Any:
-    """Seconds of one all-to-all of `nbytes` per rank over `ep` ranks: the share for
-    other ranks of the node over the chip link, the share for other nodes over the
-    rank's NIC share, both at once (the slower bounds it)."""
+    """Seconds of one all-to-all of `nbytes` per rank (its tokens' top_k copies) over `ep`
+    ranks: the share for other ranks of the node over the chip link, the copies for
+    other nodes (`remote_node_copies`) over the rank's NIC share, both at once (the
+    slower bounds it)."""
     ep = np.asarray(ep, dtype=float)
     local = np.minimum(ep, per_node)
     intra = nbytes * (local - 1) / ep / max(intra_bw, 1.0)
-    inter = nbytes * np.maximum(ep - local, 0) / ep / max(inter_bw_per_device, 1.0)
+    inter = nbytes * remote_node_copies(ep, per_node, top_k) / top_k
+    inter = inter / max(inter_bw_per_device, 1.0)
     latency = np.where(ep > per_node, inter_latency, intra_latency)
     return np.where(ep > 1, latency + np.maximum(intra, inter), 0.0)
 
@@ -130,6 +143,7 @@ def ep_comm_per_microbatch(
         dev.inter_node_bandwidth / dev.devices_per_node,
         dev.intra_latency,
         dev.inter_latency,
+        spec.top_k,
     )
     per_layer = one * np.where(np.asarray(plans.rec) == 2, 6.0, 4.0)
     per_layer = np.maximum(per_layer - hidden_by, 0.0)

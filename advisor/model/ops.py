@@ -44,6 +44,7 @@ class Op:
     vclass: VectorClass = ""  # vector ops: which measured throughput applies
     elem: int = 2  # vector ops: bytes per element of the dtype they run in
     count: Any = 1.0  # kernels this op stands for (each pays the fixed per-op time)
+    gemms: Any = 1.0  # matrix ops: equal GEMMs it is made of (a MoE rank's local experts)
 
 
 def _matmul(name: str, m: Any, n: Any, k: Any, elem: int) -> Op:
@@ -82,6 +83,7 @@ def block_ops(
     fused_attention: bool = False,
     residual_elem: int | None = None,
     cp: Any = 1,
+    ep: Any = 1,
 ) -> list[Op]:
     """Forward ops of one transformer block for b sequences of spec.seq_len tokens.
 
@@ -136,14 +138,54 @@ def block_ops(
     ]
     if spec.is_moe:
         ops.append(_matmul("router", tokens, spec.experts, h, elem))
+    if spec.is_moe:
+        ops += expert_matmuls(spec, tokens, t, ep, elem)
+    else:
+        ops += [
+            _matmul("mlp_up", routed, up_mats * f / t, h, elem),
+            _matmul("mlp_down", routed, h, f / t, elem),
+        ]
     ops += [
-        _matmul("mlp_up", routed, up_mats * f / t, h, elem),
         _vector("mlp_activation", routed * f / t * up_mats, elem, passes=1.5, vclass="activation"),
-        _matmul("mlp_down", routed, h, f / t, elem),
         Op("tp_reduce_mlp", "comm", 0.0, act, "all_reduce"),
         _vector("residual_mlp", tokens * h / sp_div, r_elem, passes=3.0),
     ]
     return [_tp_comm(op, t, sp) for op in ops]
+
+
+def expert_matmuls(spec: ModelSpec, tokens: Any, t: Any, ep: Any, elem: int) -> list[Op]:
+    """The MoE MLP of one rank: its experts/ep routed experts as a grouped GEMM of equal
+    per-expert GEMMs (balanced load: tokens·top_k·ep/experts rows each, its tokens being
+    split over t with sequence parallelism; expert tensor parallel 1, advisor/model/moe.py),
+    whose efficiency is that of one expert's GEMM (Gale et al. 2023, MegaBlocks §2: small
+    per-expert matmuls), then the shared experts on every token like a dense MLP."""
+    h, f = spec.hidden, spec.ffn
+    up = 2 if spec.mlp == "swiglu" else 1
+    local = spec.experts / ep
+    rows = tokens * spec.top_k / t / local  # per local expert
+    ops = [
+        _grouped("mlp_up", rows, up * f, h, local, elem),
+        _grouped("mlp_down", rows, h, f, local, elem),
+    ]
+    if spec.shared_experts:
+        w = spec.shared_experts * f / t
+        ops += [
+            _matmul("shared_up", tokens, up * w, h, elem),
+            _matmul("shared_down", tokens, h, w, elem),
+        ]
+    return ops
+
+
+def _grouped(name: str, m: Any, n: Any, k: Any, gemms: Any, elem: int) -> Op:
+    one = _matmul(name, m, n, k, elem)
+    return Op(
+        name,
+        "matrix",
+        one.flops * gemms,
+        one.bytes * gemms,
+        matmul_dims=(m, n, k),
+        gemms=gemms,
+    )
 
 
 def _tp_comm(op: Op, t: Any, sp: Any) -> Op:

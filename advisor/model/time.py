@@ -85,7 +85,7 @@ def _op_time(op: Op, dev: DeviceModel, precision: str, tp: Any) -> tuple[Any, An
     if op.kind == "matrix":
         # Roofline: a matmul with little reuse (attention's k = head_dim) is bound by
         # the bytes it reads and writes, not by its FLOPs.
-        eff = dev.matmul_efficiency(precision)(op.flops)
+        eff = dev.matmul_efficiency(precision)(op.flops / op.gemms)
         t_flops = op.flops / (dev.peak(precision) * eff)
         t_bytes = op.bytes / (dev.memory_bandwidth * dev.memory_efficiency(op.bytes))
         t = np.maximum(t_flops, t_bytes) / dev.training_efficiency + dev.kernel_overhead
@@ -200,7 +200,7 @@ def _stage_and_block(
     once per distinct tuple."""
     cross = (plans.tp * plans.cp > dev.devices_per_node).astype(np.int64)
     key = (((plans.mb * 4096 + plans.tp) * 2 + plans.sp) * 3 + plans.rec) * 1024 + plans.cp
-    key = key * 2 + cross
+    key = (key * 2 + cross) * 8192 + plans.ep
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     u = plans.take(first)
     per_block, head, fwd_block = _block_and_head(
@@ -266,6 +266,7 @@ def _block_and_head(
         fused_attention=flash_attention,
         residual_elem=residual,
         cp=cp,
+        ep=plans.ep.astype(float),
     )
     n = len(plans)
     core_ops = [o for o in ops if o.name in ATTENTION_CORE]
