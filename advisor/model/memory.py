@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from advisor.model.attention import attention_weights
-from advisor.model.moe import expert_dp_group, routed_params_if_tp, routed_params_per_device
+from advisor.model.moe import expert_dp_group, routed_params_per_device, routed_params_shift
 from advisor.model.parallel import cp_of, dp_group, max_stage_layers
 from advisor.model.params import ParamCounts, count_params
 from advisor.model.spec import (
@@ -180,12 +180,8 @@ def params_per_device(counts: ParamCounts, plan: Any) -> Any:
     blocks = counts.per_layer * max_stage_layers(counts.layers, plan.pp)
     stage = blocks + counts.embedding + counts.position
     stage = stage + np.where(one_stage, counts.output + counts.final_norm, 0)
-    if not counts.routed_per_layer:
-        return stage / plan.tp
     # Routed experts are split by expert parallelism, not tensor parallelism (moe.py).
-    return (
-        stage / plan.tp - routed_params_if_tp(counts, plan) + routed_params_per_device(counts, plan)
-    )
+    return stage / plan.tp + routed_params_shift(counts, plan)
 
 
 @dataclass(frozen=True)

@@ -47,22 +47,30 @@ def ep_of(plan: Any) -> Any:
 
 
 def expert_dp_group(plan: Any) -> Any:
-    """Ranks that reduce (and, with ZeRO, shard) expert gradients: tp·cp·dp / ep."""
-    return np.maximum(np.asarray(plan.tp) * cp_of(plan) * np.asarray(plan.dp) // ep_of(plan), 1)
+    """Ranks that reduce (and, with ZeRO, shard) expert gradients: tp·cp·dp / ep (ep
+    divides tp·cp·dp, so the float quotient is whole)."""
+    group = np.asarray(plan.tp) * cp_of(plan) * np.asarray(plan.dp) / ep_of(plan)
+    return np.maximum(group, 1.0)
+
+
+def routed_stage_params(counts: ParamCounts, plan: Any) -> Any:
+    """Routed-expert parameters of the heaviest pipeline stage, before any split: its
+    blocks (every one counted as MoE, an upper bound) x experts x one expert's MLP."""
+    layers = np.minimum(max_stage_layers(counts.layers, plan.pp), counts.moe_layers)
+    return counts.routed_per_layer * layers
 
 
 def routed_params_per_device(counts: ParamCounts, plan: Any) -> Any:
-    """Routed-expert parameters on the most loaded device: the stage's MoE blocks (every
-    block of the heaviest stage counted as MoE, an upper bound) x experts / ep."""
-    layers = np.minimum(max_stage_layers(counts.layers, plan.pp), counts.moe_layers)
-    return counts.routed_per_layer * layers / ep_of(plan)
+    """Routed-expert parameters on the most loaded device: experts/ep whole experts."""
+    return routed_stage_params(counts, plan) / ep_of(plan)
 
 
-def routed_params_if_tp(counts: ParamCounts, plan: Any) -> Any:
-    """The same experts as tensor parallelism alone would hold them (1/tp each): what
-    params_per_device counts and `routed_params_per_device` replaces."""
-    layers = np.minimum(max_stage_layers(counts.layers, plan.pp), counts.moe_layers)
-    return counts.routed_per_layer * layers / np.asarray(plan.tp)
+def routed_params_shift(counts: ParamCounts, plan: Any) -> Any:
+    """Expert parallelism against tensor parallelism alone (1/tp of every expert): what a
+    device's parameter count changes by (0 for a dense model)."""
+    if not counts.routed_per_layer:
+        return 0.0
+    return routed_stage_params(counts, plan) * (1.0 / ep_of(plan) - 1.0 / np.asarray(plan.tp))
 
 
 def expert_load(training: TrainingSpec) -> float:
@@ -128,6 +136,7 @@ def ep_comm_per_microbatch(
     elem: int,
     load: float = 1.0,
     hidden_by: Any = 0.0,
+    layers: Any = None,
 ) -> Any:
     """Exposed all-to-all seconds per micro-batch on the slowest stage: 4 per MoE layer
     (6 with full recomputation), times the load, less what overlaps with compute
@@ -147,7 +156,8 @@ def ep_comm_per_microbatch(
     )
     per_layer = one * np.where(np.asarray(plans.rec) == 2, 6.0, 4.0)
     per_layer = np.maximum(per_layer - hidden_by, 0.0)
-    layers = np.minimum(max_stage_layers(spec.layers, plans.pp), spec.moe_layers)
+    if layers is None:
+        layers = np.minimum(max_stage_layers(spec.layers, plans.pp), spec.moe_layers)
     return per_layer * layers
 
 

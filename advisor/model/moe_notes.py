@@ -67,6 +67,7 @@ def moe_assumptions(spec: ModelSpec, training: TrainingSpec, counts: ParamCounts
     if spec.mtp_layers:
         notes.append(
             f"{spec.mtp_layers} multi-token prediction module(s) add "
-            f"{counts.mtp:,} parameters (not in the total), trained with the model"
+            f"{counts.mtp:,} parameters, not in the total; their compute and memory are not "
+            "in this estimate (the published MoE benchmarks ran without them)"
         )
     return notes

@@ -11,8 +11,8 @@ import numpy as np
 from advisor.model.moe import (
     ep_comm_per_microbatch,
     expert_dp_group,
-    routed_params_if_tp,
     routed_params_per_device,
+    routed_params_shift,
 )
 from advisor.model.parallel import dp_group, max_stage_layers
 from advisor.model.params import ParamCounts, count_params
@@ -49,15 +49,13 @@ def moe_step_parts(
     extra = routed * (load - 1.0)
     layers = np.minimum(max_stage_layers(spec.layers, plans.pp), spec.moe_layers)
     hidden = (routed + extra) / np.maximum(layers, 1) if overlap else 0.0
-    return extra, ep_comm_per_microbatch(spec, plans, dev, elem, load, hidden)
+    return extra, ep_comm_per_microbatch(spec, plans, dev, elem, load, hidden, layers)
 
 
 def expert_params_shift(counts: ParamCounts, plans: Any) -> Any:
     """What expert parallelism changes in the parameters a device holds: its routed
     experts are experts/ep whole ones instead of 1/tp of every one (0 when dense)."""
-    if not counts.routed_per_layer:
-        return 0.0
-    return routed_params_per_device(counts, plans) - routed_params_if_tp(counts, plans)
+    return routed_params_shift(counts, plans)
 
 
 def update_group(counts: ParamCounts, plans: Any, p_dev: Any) -> Any:
