@@ -249,3 +249,12 @@ def test_recommend_lora_on_a_moe_preset(cli) -> None:
     r = cli("recommend", "--model", "qwen3-30b-a3b", "--method", "lora", "--budget", "300")
     assert r.code == 0, r.err
     assert "qwen3-30b-a3b" in r.out
+
+
+def test_multi_token_prediction_adds_compute(h100) -> None:
+    ds = preset("deepseek-v3")
+    bare = ds.model_copy(update={"mtp_layers": 0})
+    assert model_flops_per_token(ds) > model_flops_per_token(bare)
+    plans = Plans.of(dp=64, tp=2, pp=8, vpp=1, sp=1, zero=1, mb=1, m=16, rec=0, ep=64)
+    with_mtp = step_time(ds, plans, h100, "bf16").total
+    assert with_mtp[0] > step_time(bare, plans, h100, "bf16").total[0]

@@ -31,8 +31,13 @@ def attention_flops_per_token(spec: ModelSpec) -> float:
 
 
 def forward_flops_per_token(spec: ModelSpec) -> float:
-    """Forward matmul FLOPs per token: 2·N + attention."""
-    return 2.0 * count_params(spec).matmul_active + attention_flops_per_token(spec)
+    """Forward matmul FLOPs per token: 2·N + attention, and for each multi-token
+    prediction module (DeepSeek-V3 §2.2) its block, projection and output head."""
+    c = count_params(spec)
+    attn = attention_flops_per_token(spec)
+    mtp = 2.0 * (c.mtp_matmul + spec.mtp_layers * c.vocab_hidden)
+    mtp += attn / spec.layers * spec.mtp_layers
+    return 2.0 * c.matmul_active + attn + mtp
 
 
 def model_flops_per_token(spec: ModelSpec) -> float:

@@ -67,7 +67,8 @@ def moe_assumptions(spec: ModelSpec, training: TrainingSpec, counts: ParamCounts
     if spec.mtp_layers:
         notes.append(
             f"{spec.mtp_layers} multi-token prediction module(s) add "
-            f"{counts.mtp:,} parameters, not in the total; their compute and memory are not "
-            "in this estimate (the published MoE benchmarks ran without them)"
+            f"{counts.mtp:,} parameters, not in the total; their compute is in the FLOPs and "
+            "step time (one block and output head each, on the last stage), their memory is "
+            "not (the first stage is the one reported)"
         )
     return notes

@@ -313,6 +313,9 @@ def _block_and_head(
     ) * np.array([[3.0], [2.0], [1.0]])
     if autocast:
         head = head + 2.0 * _sum(head_casts, dev, precision, plans.tp)
+    # Each multi-token prediction module is one more block and output head on the last
+    # stage (DeepSeek-V3 §2.2; its 2h -> h projection is left out, < 1% of a block).
+    head = head + spec.mtp_layers * (per_block + head)
     if dev.first_touch_bandwidth:
         blk, hd, _ = step_tensors(spec, b=b, t=t, sp=sp, elem=elem, autocast=autocast)
         per_block = per_block + np.array([[0.0], [1.0], [0.0]]) * first_touch_time(blk, dev)
