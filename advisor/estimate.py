@@ -19,7 +19,7 @@ from advisor.describe import (  # the document and its helpers, re-exported for 
 )
 from advisor.errors import UsageError
 from advisor.finetune.spec import FinetuneSpec, check_quant_support
-from advisor.fitted_moe import moe_factor_note, with_moe_factor
+from advisor.fitted_moe import moe_factor_note, with_moe_factor, with_moe_range
 from advisor.hardware import Hardware
 from advisor.layout import (
     DEFAULT_MEMORY_HEADROOM,
@@ -151,7 +151,7 @@ def estimate(
     out = describe(
         spec, training, hw, dev, scored, i, tokens, pricing, grid_kg_per_kwh, stack, finetune
     )
-    out = with_finetune(out, spec, finetune)
+    out = with_moe_range(with_finetune(out, spec, finetune), spec)
     assumptions = list(out.assumptions)
     if training.tokens is None:
         assumptions.append(f"tokens = {CHINCHILLA_TOKENS_PER_PARAM} x parameters (Chinchilla)")

@@ -32,3 +32,29 @@ def moe_factor_note(spec: ModelSpec) -> list[str]:
         f"model out, 10th-90th percentile residual {fit['p10']:.2f}-{fit['p90']:.2f}; "
         "advisor/data/stack_fit.yaml)"
     ]
+
+
+def with_moe_range(out: Any, spec: ModelSpec) -> Any:
+    """A MoE estimate's `range` from the MoE rows' cross-validated residuals (moe_fit.py)
+    instead of the dense rows' (same keys; the basis says which rows)."""
+    fit = moe_fit()
+    if not spec.is_moe or not fit or not out.range:
+        return out
+    p10, p90 = min(float(fit["p10"]), 1.0), max(float(fit["p90"]), 1.0)
+    rng = dict(out.range)
+    for key in ("step_time_s", "time_to_train_s", "cost_usd"):
+        v = {"step_time_s": out.step_time_s, "time_to_train_s": out.time_to_train_s}.get(
+            key, out.cost_usd
+        )
+        rng[key] = {"low": v * p10 if v is not None else None, "high": v * p90 if v else None}
+    for key, v in (("tokens_per_s_per_device", out.tokens_per_s_per_device), ("mfu", out.mfu)):
+        rng[key] = {"low": v / p90, "high": v / p10}
+    rng["basis"] = {
+        **rng["basis"],
+        "group": "moe (leave one model out)",
+        "count": len(fit["rows"]),
+        "rows": list(fit["rows"]),
+        "ratio_low": p10,
+        "ratio_high": p90,
+    }
+    return out.model_copy(update={"range": rng})

@@ -165,6 +165,10 @@ def test_deepseek_v3_estimate_acceptance(cli) -> None:
     assert sum(d["breakdown_s"].values()) == pytest.approx(d["step_time_s"])
     text = " ".join(d["assumptions"])
     assert "TOTAL parameters" in text and "force-balance" in text
+    # Its range comes from the MoE rows' cross-validated residuals, not the dense rows'.
+    assert d["range"]["basis"]["group"].startswith("moe") and d["range"]["basis"]["count"] == 10
+    low, high = d["range"]["step_time_s"]["low"], d["range"]["step_time_s"]["high"]
+    assert low <= d["step_time_s"] <= high
 
 
 @pytest.mark.parametrize(
