@@ -14,8 +14,10 @@ def _pct(x: float) -> str:
 def accuracy(catalog: CatalogOpt = None, json_out: JsonOpt = False) -> None:
     """Each published run predicted with factors fitted without its own source
     (leave-one-source-out), the 45%-MFU napkin beside it, and every row not checked;
-    then the published fine-tuning rows (peak memory and throughput, unfitted), and the
-    published serving rows (engine factors fitted leave-one-source-out)."""
+    then the MoE rows (cross-validated over the dense fit), the published fine-tuning rows
+    (peak memory and throughput, unfitted), and the published serving rows (engine
+    factors fitted leave-one-source-out)."""
+    from advisor.cli.accuracy_moe import moe_document, print_moe
     from advisor.crossval import base_predictions, cross_validate, shrink_weight, summary
     from advisor.finetune_accuracy import finetune_document
     from advisor.serve.accuracy import serving_document
@@ -43,10 +45,12 @@ def accuracy(catalog: CatalogOpt = None, json_out: JsonOpt = False) -> None:
                 "not_checked_reasons": reasons,
                 "finetune": finetune_document(),
                 "serving": serving_document(),
+                "moe": moe_document(preds, weight),
             }
         )
         return
     _print(rows, stats, skipped, reasons)
+    print_moe(moe_document(preds, weight))
     from advisor.cli.accuracy_finetune import print_finetune
 
     print_finetune(finetune_document())
