@@ -25,6 +25,7 @@ from advisor.cli.common import (
     console,
     print_json,
 )
+from advisor.cli.emit_cmd import EmitOpt, check_emit, emit_top
 from advisor.cli.finetune_opts import (
     EpochsOpt,
     LoraRankOpt,
@@ -224,12 +225,14 @@ def recommend(
     csv_out: Annotated[bool, typer.Option("--csv", help="Print the options as CSV.")] = False,
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,
+    emit: EmitOpt = None,
 ) -> None:
     """Rank what to rent or buy for a training run, within a budget and a deadline."""
     from advisor.recommend import recommend as run_recommend
 
     if json_out and csv_out:
         raise UsageError("give --json or --csv, not both")
+    check_emit(emit)
     req = recommend_request(
         params=params,
         model=model,
@@ -268,6 +271,8 @@ def recommend(
         _print_csv(out)
     else:
         _print_table(out)
+    if emit is not None:
+        emit_top(out, req, emit)
     if out.nothing_fits:  # what would fit is on stdout; the run as asked cannot be done
         raise AdvisorError(f"{out.nothing_fits}; see what would fit above")
 
