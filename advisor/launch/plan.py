@@ -90,11 +90,17 @@ class LaunchPlan:
 
     @property
     def uneven_stages(self) -> tuple[int, int] | None:
-        """(first, last) stage layers where the pipeline stages are not all equal."""
+        """(first, last) stage layers where the pipeline stages are not all equal. Megatron's
+        --decoder-first/last-pipeline-num-layers split the rest evenly over the middle stages,
+        so the middle keeps the plan's second stage and first/last take what is left: the
+        heaviest stage (what the step time and memory rest on) is unchanged."""
         layers = list(self.plan.stage_layers or [])
         if len(layers) < 2 or len(set(layers)) == 1:
             return None
-        return layers[0], layers[-1]
+        last = layers[-1]
+        middle = layers[1] if len(layers) > 2 else 0
+        first = sum(layers) - last - middle * (len(layers) - 2)
+        return first, last
 
     @property
     def spot(self) -> bool:

@@ -22,7 +22,7 @@ def check_target(target: Path, flag: str = "--emit") -> Path:
     if not parent.is_dir():
         raise UsageError(f"{flag} {target}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{flag} {target}: cannot write in {parent} (permission denied)")
+        raise AdvisorError(f"{flag} {target}: cannot write in {parent} (permission denied)")
     return target
 
 
