@@ -122,7 +122,9 @@ def test_megatron_args_carry_the_estimated_layout(cli, tmp_path) -> None:
 )  # fmt: skip
 def test_every_layout_field_reaches_megatron(cli, tmp_path, layout, expect, absent) -> None:
     out = tmp_path / "b"
-    est = emit(cli, out, "--model", "llama-3-70b", "--accelerator", "h100", "--count", "96", *layout)
+    est = emit(
+        cli, out, "--model", "llama-3-70b", "--accelerator", "h100", "--count", "96", *layout
+    )
     args = bash_array(out / "megatron_args.sh", "MEGATRON_ARGS")
     for k, v in expect.items():
         assert flag(args, k) == v, k
@@ -186,9 +188,10 @@ def test_deepspeed_and_fsdp_stacks_write_their_configs(cli, tmp_path) -> None:
     est = emit(cli, tmp_path / "ds", *base, "--stack", "deepspeed")
     p = est["plan"]
     ds = json.loads((tmp_path / "ds" / "ds_config.json").read_text())
-    assert ds["train_batch_size"] == ds["train_micro_batch_size_per_gpu"] * ds[
-        "gradient_accumulation_steps"
-    ] * p["dp"]
+    assert (
+        ds["train_batch_size"]
+        == ds["train_micro_batch_size_per_gpu"] * ds["gradient_accumulation_steps"] * p["dp"]
+    )
     assert ds["zero_optimization"]["stage"] == 3 and ds["bf16"] == {"enabled": True}
     targs = bash_array(tmp_path / "ds" / "trainer_args.sh", "TRAINER_ARGS")
     assert flag(targs, "--deepspeed") == "ds_config.json" and "--gradient_checkpointing" in targs
