@@ -11,6 +11,7 @@ reason otherwise.
   built from the real dataclasses (importing the llama3 registry needs triton, a
   GPU-only 290 MB wheel, so the registry is stood in for); the v0.2.2 TOML's
   [training] and [parallelism] keys against the same dataclasses (unchanged names).
+- transformers: HfArgumentParser(TrainingArguments) over trainer_args.sh.
 - Megatron-LM: megatron-core on PyPI ships no megatron/training/arguments.py, so the
   argument parser cannot run; each flag is checked against the megatron.core config
   dataclasses it is generated from, the rest against the list below.
@@ -166,3 +167,26 @@ def test_megatron_flags_are_megatron_core_fields(cli, tmp_path) -> None:
     for flag, field in RENAMED.items():
         assert field in fields, field
         del flag
+
+
+def test_hf_trainer_parses_the_trainer_arguments(cli, tmp_path, monkeypatch) -> None:
+    """transformers' own HfArgumentParser over TrainingArguments (its __post_init__ checks
+    fsdp, fsdp_config and deepspeed); --use_cpu only because this test has no GPU for bf16."""
+    hf = pytest.importorskip("transformers", reason="transformers not installed")
+    for stack in ("deepspeed", "fsdp"):
+        out = tmp_path / stack
+        est = emit(cli, out, *DS_BASE, "--stack", stack)
+        monkeypatch.chdir(out)  # the files name each other relative to the bundle
+        args = bash_array(out / "trainer_args.sh", "TRAINER_ARGS")
+        parser = hf.HfArgumentParser(hf.TrainingArguments)
+        (ta,) = parser.parse_args_into_dataclasses(args=[*args, "--use_cpu"])
+        p = est["plan"]
+        assert ta.per_device_train_batch_size == p["micro_batch"]
+        assert ta.gradient_accumulation_steps == p["grad_accum"] and ta.bf16
+        if stack == "deepspeed":
+            assert ta.deepspeed == "ds_config.json" and ta.gradient_checkpointing
+        else:
+            assert ta.fsdp_config["activation_checkpointing"] is True
+            assert not ta.gradient_checkpointing
+        with pytest.raises(ValueError):  # an argument it does not know is refused
+            parser.parse_args_into_dataclasses(args=[*args, "--use_cpu", "--no_such_arg", "1"])

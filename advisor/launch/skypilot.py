@@ -32,7 +32,7 @@ _ENTRY = {
     "torchtitan": (
         "export PYTHONPATH=$PWD:$PYTHONPATH",
         "-m torchtitan.train --module torchtitan_recipe --config advisor_plan",
-        "pip install torch torchtitan",
+        "pip install torch 'torchtitan>=0.3,<0.4'  # the recipe uses 0.3's Python config",
     ),
     "deepspeed": (
         "source trainer_args.sh",
