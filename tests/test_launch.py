@@ -318,3 +318,11 @@ def test_every_shipped_launch_figure_has_a_source_and_date() -> None:
         assert fact.source and fact.as_of
         if fact.source == "assumption":
             assert fact.note
+
+
+def test_emit_refuses_a_plan_that_does_not_fit(cli, tmp_path) -> None:
+    out = tmp_path / "b"
+    r = cli("emit", "--out", str(out), "--model", "llama-3-70b", "--accelerator", "h100",
+            "--count", "8", "--tp", "1", "--pp", "1", "--zero", "0")  # fmt: skip
+    assert_user_error(r, 1, "does not fit")
+    assert not out.exists()

@@ -66,6 +66,16 @@ def emit(**kwargs: Any) -> None:
     with contextlib.redirect_stdout(buf):
         estimate_cmd.estimate(**kwargs, json_out=True, strict=False)
     est = EstimateOut.model_validate_json(buf.getvalue())
+    if est.fits is False:
+        from advisor.errors import AdvisorError
+        from advisor.units import format_bytes
+
+        need = format_bytes(est.memory_per_device_bytes.total)
+        cap = format_bytes(est.memory_capacity_bytes or 0)
+        raise AdvisorError(
+            f"the plan does not fit: {need} per device against {cap}; no bundle written "
+            "(see `advisor estimate` with the same flags for what would fit)"
+        )
     pricing = (kwargs.get("pricing") or "on-demand").strip().lower()
     cat = catalog_from(kwargs.get("catalog"))
     emit_option(est, cat, pricing, kwargs["memory_headroom"], out, "--out")

@@ -122,10 +122,19 @@ def can_express(fmt: str, lp: LaunchPlan) -> str | None:
     return None
 
 
+# Accelerators that torchrun + NCCL/RCCL frameworks do not drive (XLA, Neuron, Habana).
+NOT_TORCHRUN = ("tpu-", "trainium", "gaudi")
+
+
 def formats_for(lp: LaunchPlan) -> tuple[list[str], list[str]]:
     """(formats to write, notes on what was left out and why) for the plan's stack."""
     wanted = STACK_FORMATS.get(lp.stack, STACK_FORMATS["auto"])
     notes: list[str] = []
+    if lp.accelerator.startswith(NOT_TORCHRUN):
+        notes.append(
+            f"{lp.accelerator} is not driven by torchrun with these frameworks' GPU back ends: "
+            "the files give the layout to port to its own launcher (XLA, Neuron or Habana)"
+        )
     if not wanted:
         notes.append(
             f"no framework config is written for the {lp.stack} stack: advisor has no "
