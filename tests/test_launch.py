@@ -326,3 +326,14 @@ def test_emit_refuses_a_plan_that_does_not_fit(cli, tmp_path) -> None:
             "--count", "8", "--tp", "1", "--pp", "1", "--zero", "0")  # fmt: skip
     assert_user_error(r, 1, "does not fit")
     assert not out.exists()
+
+
+def test_a_stack_whose_format_cannot_carry_the_plan_gets_one_that_can(cli, tmp_path) -> None:
+    out = tmp_path / "b"
+    emit(cli, out, "--model", "llama-3-8b", "--accelerator", "h100", "--count", "16",
+         "--tp", "2", "--pp", "1", "--zero", "1", "--stack", "deepspeed")  # fmt: skip
+    names = {p.name for p in out.iterdir()}
+    assert "ds_config.json" not in names and "megatron_args.sh" in names
+    text = (out / "README.md").read_text()
+    assert "deepspeed: its config has no tensor/pipeline" in text
+    assert "megatron files are written instead" in text

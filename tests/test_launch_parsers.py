@@ -83,16 +83,36 @@ def test_accelerate_reads_the_fsdp_config(cli, tmp_path) -> None:
     assert c.fsdp_config["fsdp_version"] == 2
 
 
-def test_torchtitan_dataclasses_accept_the_recipe_and_toml(cli, tmp_path, monkeypatch) -> None:
+def _titan_stubs(monkeypatch, base, builder: str) -> None:  # type: ignore[no-untyped-def]
+    """Stand-ins for the modules whose import needs triton: the llama3 registry (a base
+    config with a real checkpoint Config) and the float8 converter."""
+    registry = types.ModuleType("torchtitan.models.llama3.config_registry")
+    setattr(
+        registry,
+        builder,
+        lambda: types.SimpleNamespace(checkpoint=base.BaseCheckpointManager.Config()),
+    )
+    llama3 = types.ModuleType("torchtitan.models.llama3")
+    llama3.model_registry = lambda flavor, converters=None: ("spec", flavor, converters)  # type: ignore[attr-defined]
+    quant = types.ModuleType("torchtitan.components.quantization")
+    quant.Float8LinearConverter = types.SimpleNamespace(Config=dict)  # type: ignore[attr-defined]
+    for m in (types.ModuleType("torchtitan.models"), llama3, registry, quant):
+        monkeypatch.setitem(sys.modules, m.__name__, m)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp8"])
+def test_torchtitan_dataclasses_accept_the_recipe_and_toml(
+    cli, tmp_path, monkeypatch, precision
+) -> None:
     import tomllib
 
     tt = pytest.importorskip("torchtitan.config", reason="torchtitan not installed")
     base = pytest.importorskip("torchtitan.components.checkpointer.base")
     ac = pytest.importorskip("torchtitan.distributed.activation_checkpoint")
-    est = emit(cli, tmp_path / "t", *TITAN)
+    est = emit(cli, tmp_path / "t", *TITAN, "--precision", precision)
     recipe = tmp_path / "t" / "torchtitan_recipe.py"
     # the recipe's base builder exists in the installed registry (read as text: importing
-    # torchtitan.models needs triton)
+    # torchtitan.models needs triton, a GPU-only 290 MB wheel)
     import torchtitan
 
     registry = Path(torchtitan.__file__).parent / "models" / "llama3" / "config_registry.py"
@@ -100,27 +120,27 @@ def test_torchtitan_dataclasses_accept_the_recipe_and_toml(cli, tmp_path, monkey
         ln.split()[-1] for ln in recipe.read_text().splitlines() if "config_registry import" in ln
     )
     assert f"def {builder}() -> Trainer.Config" in registry.read_text()
-    stub = types.ModuleType("torchtitan.models.llama3.config_registry")
-    setattr(
-        stub, builder, lambda: types.SimpleNamespace(checkpoint=base.BaseCheckpointManager.Config())
-    )
-    for name in ("torchtitan.models", "torchtitan.models.llama3"):
-        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
-    monkeypatch.setitem(sys.modules, stub.__name__, stub)
+    _titan_stubs(monkeypatch, base, builder)
     ns: dict = {}
     exec(compile(recipe.read_text(), str(recipe), "exec"), ns)
     cfg = ns["advisor_plan"]()
     assert isinstance(cfg.parallelism, tt.ParallelismConfig)
+    assert isinstance(cfg.training, tt.TrainingConfig)
     assert cfg.parallelism.tensor_parallel_degree == est["plan"]["tp"]
     assert cfg.parallelism.pipeline_parallel_schedule == "Interleaved1F1B"
     assert cfg.training.global_batch_size > 0 and cfg.checkpoint.enable
     assert cfg.activation_checkpoint is None or isinstance(
         cfg.activation_checkpoint, ac.FullAC.Config | ac.SelectiveAC.Config
     )
+    converters = cfg.model_spec[2]
+    assert (converters is not None) == (precision == "fp8")
+    if precision == "fp8":
+        assert isinstance(cfg.compile, tt.CompileConfig) and cfg.compile.enable
     toml = tomllib.loads((tmp_path / "t" / "torchtitan.toml").read_text())
     tt.ParallelismConfig(**toml["parallelism"])
     tt.TrainingConfig(**toml["training"])
     assert toml["activation_checkpoint"]["mode"] in ("none", "selective", "full")
+    assert ("converters" in toml["model"]) == (precision == "fp8")
 
 
 # Flags of megatron/training/arguments.py (not generated from a megatron.core dataclass),

@@ -110,15 +110,19 @@ class LaunchPlan:
 def can_express(fmt: str, lp: LaunchPlan) -> str | None:
     """Why `fmt` cannot carry this layout, or None when it can (launch-formats.md 0)."""
     p = lp.plan
+    if p.precision == "fp4":
+        return "no fp4 recipe flags are in the sources advisor cites for it"
     if fmt in ("deepspeed", "fsdp") and (p.tp > 1 or p.pp > 1 or p.cp > 1 or lp.ep > 1):
         return (
             f"its config has no tensor/pipeline/context/expert sizes (the plan has tp {p.tp}, "
             f"pp {p.pp}, cp {p.cp})"
         )
+    if fmt in ("deepspeed", "fsdp") and p.precision == "fp8":
+        return "its JSON and the Trainer arguments have bf16/fp16 switches only, no fp8"
     if fmt in ("torchtitan", "fsdp") and p.zero == 1:
         return "it has no ZeRO-1 (sharded optimizer states only); FSDP shards gradients too"
-    if fmt == "torchtitan" and p.precision in ("fp16", "fp4"):
-        return f"it trains in bf16/fp32 (fp8 through a converter), not {p.precision}"
+    if fmt == "torchtitan" and p.precision == "fp16":
+        return "it trains in bf16/fp32 (fp8 through a converter), not fp16"
     return None
 
 
@@ -148,6 +152,10 @@ def formats_for(lp: LaunchPlan) -> tuple[list[str], list[str]]:
         elif lp.stack != "auto":
             notes.append(f"{f}: {why}")
     if wanted and not out:
-        out = ["megatron"]
-        notes.append("Megatron-LM arguments are written instead, as they express every field")
+        # the stack's own format cannot carry the plan: any format that can
+        out = [f for f in STACK_FORMATS["auto"] if can_express(f, lp) is None][:1]
+        if out:
+            notes.append(f"{out[0]} files are written instead, as they express the plan")
+        else:
+            notes.append("no framework file is written: no format advisor writes expresses it")
     return out, notes

@@ -126,7 +126,7 @@ def render_toml(lp: LaunchPlan, interval: int) -> str:
 
 def render_python(lp: LaunchPlan, interval: int) -> str:
     p = lp.plan
-    _, builder, exact = flavor(lp)
+    fl, builder, exact = flavor(lp)
     par = ",\n        ".join(f"{k}={v!r}" for k, v in degrees(lp).items())
     ac = {"none": "None", "selective": "SelectiveAC.Config()", "full": "FullAC.Config()"}
     mp = "float32" if p.precision == "fp32" else "bfloat16"
@@ -134,30 +134,39 @@ def render_python(lp: LaunchPlan, interval: int) -> str:
         ""
         if exact
         else (
-            f"    # {lp.model['name']} is not a shipped torchtitan flavor: the base's model_spec\n"
-            "    # stands in; replace config.model_spec with one of this shape (README.md).\n"
+            f"    # {lp.model['name']} is not a shipped torchtitan flavor: the {fl} model_spec\n"
+            "    # stands in; replace it with one of this shape (README.md).\n"
         )
     )
-    fp8 = ""
     if p.precision == "fp8":
-        fp8 = (
-            "    # fp8: a Float8LinearConverter in model_registry(..., converters=[...]),\n"
-            "    # as llama3_405b() does in torchtitan's llama3 config_registry.\n"
+        # as llama3_405b() in torchtitan 0.3.0's llama3 config_registry
+        spec = (
+            "    config.compile = CompileConfig(enable=True)\n"
+            f"    config.model_spec = model_registry(\n        {fl!r},\n"
+            "        converters=[\n            Float8LinearConverter.Config(\n"
+            '                filter_fqns=["lm_head"], model_compile_enabled=True\n'
+            "            )\n        ],\n    )\n"
         )
+        fp8_import = "from torchtitan.components.quantization import Float8LinearConverter\n"
+    else:
+        # explicit, so that a base with converters (llama3_405b: fp8) trains as planned
+        spec = f"    config.model_spec = model_registry({fl!r})\n"
+        fp8_import = ""
     return f'''"""torchtitan recipe written by advisor for {lp.model["name"]}.
 
 Field names: torchtitan 0.3.0 (torchtitan/config/configs.py, models/llama3/config_registry.py).
 Launch: torchrun ... -m torchtitan.train --module torchtitan_recipe --config {RECIPE}
 """
 
-from torchtitan.config import ParallelismConfig, TrainingConfig
+{fp8_import}from torchtitan.config import CompileConfig, ParallelismConfig, TrainingConfig
 from torchtitan.distributed.activation_checkpoint import FullAC, SelectiveAC  # noqa: F401
+from torchtitan.models.llama3 import model_registry
 from torchtitan.models.llama3.config_registry import {builder}
 
 
 def {RECIPE}():
     config = {builder}()
-{shape}{fp8}    config.parallelism = ParallelismConfig(
+{shape}{spec}    config.parallelism = ParallelismConfig(
         {par},
     )
     config.training = TrainingConfig(
