@@ -28,8 +28,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.test_launch import PLAN, bash_array, emit
+from tests.test_launch import PLAN, bash_array, emit, flag
 
+MISSING = "{} not installed (pip install -e '.[launch-check]')"
 DS_BASE = ("--model", "llama-3-8b", "--accelerator", "h100", "--count", "16", "--tp", "1")
 DS_BASE += ("--pp", "1", "--zero", "3", "--recompute", "full")
 TITAN = ("--model", "llama-3-70b", "--accelerator", "h100", "--count", "64", "--tp", "8")
@@ -37,7 +38,7 @@ TITAN += ("--pp", "2", "--vpp", "2", "--zero", "3", "--stack", "torchtitan")
 
 
 def test_skypilot_schema_accepts_task_and_managed_job(cli, tmp_path) -> None:
-    schemas = pytest.importorskip("sky.utils.schemas", reason="skypilot not installed")
+    schemas = pytest.importorskip("sky.utils.schemas", reason=MISSING.format("skypilot"))
     from sky.utils import common_utils
 
     out = tmp_path / "out"
@@ -59,7 +60,7 @@ def test_skypilot_schema_accepts_task_and_managed_job(cli, tmp_path) -> None:
 
 
 def test_deepspeed_config_class_accepts_ds_config(cli, tmp_path, monkeypatch) -> None:
-    ds_config = pytest.importorskip("deepspeed.runtime.config", reason="deepspeed not installed")
+    ds_config = pytest.importorskip("deepspeed.runtime.config", reason=MISSING.format("deepspeed"))
     est = emit(cli, tmp_path / "ds", *DS_BASE, "--stack", "deepspeed")
     dp = est["plan"]["dp"]
     # DeepSpeedConfig reads the data-parallel size from torch.distributed; give it the plan's.
@@ -75,7 +76,7 @@ def test_deepspeed_config_class_accepts_ds_config(cli, tmp_path, monkeypatch) ->
 
 def test_accelerate_reads_the_fsdp_config(cli, tmp_path) -> None:
     config_args = pytest.importorskip(
-        "accelerate.commands.config.config_args", reason="accelerate not installed"
+        "accelerate.commands.config.config_args", reason=MISSING.format("accelerate")
     )
     emit(cli, tmp_path / "f", *DS_BASE, "--stack", "fsdp")
     c = config_args.ClusterConfig.from_yaml_file(str(tmp_path / "f" / "accelerate_fsdp.yaml"))
@@ -106,7 +107,7 @@ def test_torchtitan_dataclasses_accept_the_recipe_and_toml(
 ) -> None:
     import tomllib
 
-    tt = pytest.importorskip("torchtitan.config", reason="torchtitan not installed")
+    tt = pytest.importorskip("torchtitan.config", reason=MISSING.format("torchtitan"))
     base = pytest.importorskip("torchtitan.components.checkpointer.base")
     ac = pytest.importorskip("torchtitan.distributed.activation_checkpoint")
     est = emit(cli, tmp_path / "t", *TITAN, "--precision", precision)
@@ -160,7 +161,7 @@ RENAMED = {"fp8_format": "fp8", "num_experts": "num_moe_experts"}
 
 def test_megatron_flags_are_megatron_core_fields(cli, tmp_path) -> None:
     tc = pytest.importorskip(
-        "megatron.core.transformer.transformer_config", reason="megatron-core not installed"
+        "megatron.core.transformer.transformer_config", reason=MISSING.format("megatron-core")
     )
     fields = {f.name for f in dataclasses.fields(tc.TransformerConfig)}
     seen: set[str] = set()
@@ -184,15 +185,14 @@ def test_megatron_flags_are_megatron_core_fields(cli, tmp_path) -> None:
                  "context_parallel_size", "sequence_parallel", "recompute_granularity",
                  "recompute_method", "recompute_num_layers", "bf16"):  # fmt: skip
         assert must in in_core, must
-    for flag, field in RENAMED.items():
+    for field in RENAMED.values():
         assert field in fields, field
-        del flag
 
 
 def test_hf_trainer_parses_the_trainer_arguments(cli, tmp_path, monkeypatch) -> None:
     """transformers' own HfArgumentParser over TrainingArguments (its __post_init__ checks
     fsdp, fsdp_config and deepspeed); --use_cpu only because this test has no GPU for bf16."""
-    hf = pytest.importorskip("transformers", reason="transformers not installed")
+    hf = pytest.importorskip("transformers", reason=MISSING.format("transformers"))
     for stack in ("deepspeed", "fsdp"):
         out = tmp_path / stack
         est = emit(cli, out, *DS_BASE, "--stack", stack)
@@ -210,3 +210,18 @@ def test_hf_trainer_parses_the_trainer_arguments(cli, tmp_path, monkeypatch) -> 
             assert not ta.gradient_checkpointing
         with pytest.raises(ValueError):  # an argument it does not know is refused
             parser.parse_args_into_dataclasses(args=[*args, "--use_cpu", "--no_such_arg", "1"])
+
+
+def test_megatron_argument_parser_accepts_the_args(cli, tmp_path, monkeypatch) -> None:
+    """Megatron-LM's own parser, where a Megatron-LM checkout is importable."""
+    arguments = pytest.importorskip(
+        "megatron.training.arguments",
+        reason="megatron-core on PyPI ships no megatron/training/arguments.py (Megatron-LM's "
+        "parser); put a Megatron-LM checkout on PYTHONPATH to run this check",
+    )
+    out = tmp_path / "m"
+    emit(cli, out, *PLAN)
+    args = bash_array(out / "megatron_args.sh", "MEGATRON_ARGS")
+    monkeypatch.setattr(sys, "argv", ["pretrain_gpt.py", *args])
+    parsed = arguments.parse_args()
+    assert parsed.tensor_model_parallel_size == int(flag(args, "--tensor-model-parallel-size"))
