@@ -337,3 +337,15 @@ def test_a_stack_whose_format_cannot_carry_the_plan_gets_one_that_can(cli, tmp_p
     text = (out / "README.md").read_text()
     assert "deepspeed: its config has no tensor/pipeline" in text
     assert "megatron files are written instead" in text
+
+
+def test_spot_pricing_and_on_premises_nodes(cli, tmp_path) -> None:
+    out = tmp_path / "spot"
+    emit(cli, out, *PLAN, "--pricing", "spot")
+    assert yaml.safe_load((out / "task.yaml").read_text())["resources"]["use_spot"] is True
+    out = tmp_path / "onprem"
+    emit(cli, out, "--model", "llama-3-8b", "--offering", "onprem-dgx-h100", "--nodes", "2")
+    res = yaml.safe_load((out / "task.yaml").read_text())["resources"]
+    assert "infra" not in res and "instance_type" not in res
+    assert res["accelerators"] == "H100:8"
+    assert "set resources.infra" in (out / "README.md").read_text()

@@ -148,17 +148,19 @@ def render_python(lp: LaunchPlan, interval: int) -> str:
             "            )\n        ],\n    )\n"
         )
         fp8_import = "from torchtitan.components.quantization import Float8LinearConverter\n"
+        config_names = "CompileConfig, ParallelismConfig, TrainingConfig"
     else:
         # explicit, so that a base with converters (llama3_405b: fp8) trains as planned
         spec = f"    config.model_spec = model_registry({fl!r})\n"
         fp8_import = ""
+        config_names = "ParallelismConfig, TrainingConfig"
     return f'''"""torchtitan recipe written by advisor for {lp.model["name"]}.
 
 Field names: torchtitan 0.3.0 (torchtitan/config/configs.py, models/llama3/config_registry.py).
 Launch: torchrun ... -m torchtitan.train --module torchtitan_recipe --config {RECIPE}
 """
 
-{fp8_import}from torchtitan.config import CompileConfig, ParallelismConfig, TrainingConfig
+{fp8_import}from torchtitan.config import {config_names}
 from torchtitan.distributed.activation_checkpoint import FullAC, SelectiveAC  # noqa: F401
 from torchtitan.models.llama3 import model_registry
 from torchtitan.models.llama3.config_registry import {builder}
