@@ -21,6 +21,7 @@ from advisor.cli import (
     bench_cmd,
     calibrate_cmd,
     catalog_cmd,
+    emit_cmd,
     estimate_cmd,
     recommend_cmd,
     report_cmd,
@@ -62,6 +63,8 @@ app.command("calibrate", no_args_is_help=True)(calibrate_cmd.calibrate)
 app.command("validate", no_args_is_help=True)(validate_cmd.validate)
 app.command("report", no_args_is_help=True)(report_cmd.report)
 app.command("serve", no_args_is_help=True)(serve_cmd.serve)
+
+app.command("emit", no_args_is_help=True)(emit_cmd.emit)
 
 
 @app.callback()
