@@ -117,18 +117,23 @@ def _rows(kind: str, entries: list[Any]) -> tuple[list[str], list[list[str]]]:
 
 @app.command("list")
 def list_entries(
-    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(LISTABLE)}.")] = "accelerators",
+    kind: Annotated[
+        str, typer.Argument(help=f"One of: {', '.join(LISTABLE)}, models.")
+    ] = "accelerators",
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List catalog entries of one kind."""
     k = kind.strip().lower()
+    if k in ("models", "model", "presets"):
+        _list_models(json_out)
+        return
     if k not in LISTABLE:
         singular = {x.rstrip("s"): x for x in LISTABLE}
         if k in singular:
             k = singular[k]
         else:
-            raise unknown("catalog kind", kind, LISTABLE)
+            raise unknown("catalog kind", kind, (*LISTABLE, "models"))
     cat = catalog_from(catalog)
     entries = list(cat.table(k).values())
     if k == "accelerators":
@@ -136,10 +141,24 @@ def list_entries(
     if json_out:
         print_json({k: [e.model_dump(mode="json", exclude_none=True) for e in entries]})
         return
+    head, rows = _rows(k, entries)
+    _print_table(f"{len(entries)} {k}", head, rows)
+
+
+def _list_models(json_out: bool) -> None:
+    from advisor.cli.models_list import models_listing
+
+    head, rows, docs = models_listing()
+    if json_out:
+        print_json({"models": docs})
+        return
+    _print_table(f"{len(rows)} model presets (shapes; params computed from the shape)", head, rows)
+
+
+def _print_table(title: str, head: list[str], rows: list[list[str]]) -> None:
     from rich.table import Table
 
-    head, rows = _rows(k, entries)
-    t = Table(title=f"{len(entries)} {k}", show_edge=False)
+    t = Table(title=title, show_edge=False)
     for h in head:
         t.add_column(h, overflow="fold")
     for r in rows:

@@ -22,7 +22,7 @@ class ParamCounts:
     mlp_expert: int  # one expert's MLP (the whole MLP when dense), weights + biases
     mlp_expert_matmul: int
     router: int
-    norms: int  # the two per-layer norms
+    norms: int  # the per-layer norms (two pre-norms unless the shape says otherwise)
     embedding: int  # input token table
     output: int  # output projection (0 when tied)
     position: int  # learned position table
@@ -93,16 +93,17 @@ def count_params(spec: ModelSpec) -> ParamCounts:
     mats = 3 if spec.mlp == "swiglu" else 2
     mlp_w = mats * h * f
     mlp_b = ((mats - 1) * f + h) if spec.linear_bias else 0
+    qk_norm = {"none": 0, "head": 2 * dh, "full": q_width + kv_width}[spec.qk_norm]
     router = h * spec.experts if spec.is_moe else 0
     vh = spec.vocab * h
     position = (spec.max_positions or spec.seq_len) * h if spec.position == "learned" else 0
     return ParamCounts(
-        attention=attn_w + attn_b,
+        attention=attn_w + attn_b + qk_norm,
         attention_matmul=attn_w,
         mlp_expert=mlp_w + mlp_b,
         mlp_expert_matmul=mlp_w,
         router=router,
-        norms=2 * _norm_params(spec),
+        norms=spec.layer_norms * _norm_params(spec),
         embedding=vh,
         output=0 if spec.tied_embeddings else vh,
         position=position,
@@ -144,8 +145,9 @@ def param_tensors(spec: ModelSpec) -> ParamTensors:
     if spec.is_moe:
         per_layer += 1
     norm = 2 if spec.norm == "layernorm" else 1
+    qk_norm = 0 if spec.qk_norm == "none" else 2
     return ParamTensors(
-        per_layer=per_layer + 2 * norm,
+        per_layer=per_layer + spec.layer_norms * norm + qk_norm,
         embedding=1,
         position=1 if spec.position == "learned" else 0,
         output=0 if spec.tied_embeddings else 1,
