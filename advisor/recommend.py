@@ -48,6 +48,7 @@ from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
 from advisor.ownership import Ownership, ownership
 from advisor.picks import Pick, pick
+from advisor.price_age import stale_price_caveat
 from advisor.ranking import DEFAULT_MAX_DAYS, TIE_TOLERANCE, rank_order
 from advisor.search import Scored, enumerate_plans, score
 from advisor.shortfall import Shortfall, find_shortfall
@@ -514,7 +515,9 @@ def _option(
         nodes=c.nodes,
         provisioning_s=provisioning_hours(c.hw.terms) * 3600,
         terms=c.hw.terms.id if c.hw.terms is not None else None,
-        caveats=[c.offering.price_caveat] if c.offering.price_caveat else [],
+        caveats=[
+            x for x in (c.offering.price_caveat, stale_price_caveat(c.offering, pricing)) if x
+        ],
     )
 
 

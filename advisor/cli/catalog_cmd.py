@@ -25,6 +25,9 @@ LISTABLE = (
 )
 
 
+PRICINGS = ("on-demand", "spot", "reserved")
+
+
 def _fig(f: Any) -> str:
     if f is None:
         return ""
@@ -49,7 +52,9 @@ def _rows(kind: str, entries: list[Any]) -> tuple[list[str], list[list[str]]]:
             for a in entries
         ]
     elif kind == "offerings":
-        head = ["id", "provider", "accelerator", "x", "on-demand $/h", "spot $/h", "region"]
+        from advisor.price_age import price_date_label, price_figure
+
+        head = ["id", "provider", "accelerator", "x", "on-demand $/h", "spot $/h", "price date"]
         rows = [
             [
                 o.id,
@@ -60,7 +65,11 @@ def _rows(kind: str, entries: list[Any]) -> tuple[list[str], list[list[str]]]:
                 if o.price_per_hour("on-demand") is not None
                 else "",
                 _fig(o.spot_usd_per_hour),
-                o.region or "",
+                price_date_label(
+                    next(
+                        (f for p in PRICINGS if (f := price_figure(o, p)) is not None), None
+                    )
+                ),
             ]
             for o in entries
         ]
