@@ -46,11 +46,11 @@ def test_presets_with_a_published_total_meet_it_exactly() -> None:
 def test_qwen3_and_olmo2_count_their_query_key_norms() -> None:
     qwen3 = from_hf_config(HF / "qwen3-8b-config.json")
     olmo2 = from_hf_config(HF / "olmo-2-7b-config.json")
-    plain = qwen3.model_copy(update={"qk_norm": "none"})
+    plain = qwen3.model_copy(update={"qk_norm": False})
     # Qwen3: one head_dim RMSNorm for queries and one for keys in every layer.
     assert count_params(qwen3).total - count_params(plain).total == 36 * 2 * 128
     # OLMo 2: RMSNorm over every query head and every key head.
-    plain = olmo2.model_copy(update={"qk_norm": "none"})
+    plain = olmo2.model_copy(update={"qk_norm": False, "qk_norm_full": False})
     assert count_params(olmo2).total - count_params(plain).total == 32 * (4096 + 4096)
 
 
@@ -58,7 +58,7 @@ def test_gemma2_has_four_norms_tied_embeddings_and_sliding_layers() -> None:
     spec = from_hf_config(HF / "gemma-2-9b-config.json")
     assert (spec.layer_norms, spec.tied_embeddings, spec.head_dim) == (4, True, 256)
     assert spec.d_head * spec.heads != spec.hidden  # head_dim independent of hidden/heads
-    assert (spec.sliding_window, spec.local_layers) == (4096, 21)  # every other layer
+    assert (spec.sliding_window, spec.sliding_layers) == (4096, 21)  # every other layer
     assert any("GeGLU" in n for n in spec.notes)
 
 
@@ -71,9 +71,9 @@ def test_gemma3_nested_text_config_with_class_defaults(cli) -> None:
         text["hidden_size"],
         text["intermediate_size"],
     )
-    assert spec.qk_norm == "head" and spec.tied_embeddings
+    assert spec.qk_norm and not spec.qk_norm_full and spec.tied_embeddings
     # sliding_window_pattern 6: every sixth layer global, the other 29 of 34 local.
-    assert spec.local_layers == 34 - 34 // 6 and spec.sliding_window == text["sliding_window"]
+    assert spec.sliding_layers == 34 - 34 // 6 and spec.sliding_window == text["sliding_window"]
     said = " ".join(spec.notes)
     assert "vision tower" in said and "num_attention_heads 8" in said
     r = cli("estimate", "--hf-config", path, *H100, "--json")

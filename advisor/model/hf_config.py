@@ -24,6 +24,8 @@ from pydantic import ValidationError
 from advisor.errors import DataError
 from advisor.model import hf_dense
 from advisor.model.hf_dense import HF_DEFAULT_SEQ_LEN as HF_DEFAULT_SEQ_LEN  # re-exported
+from advisor.model.hf_dense import context as _context  # noqa: F401  (readers elsewhere use it)
+from advisor.model.hf_dense import need as _need  # noqa: F401
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec
 

@@ -137,7 +137,8 @@ def llama_style(cfg: dict[str, Any], path: Path, kind: str, seq_len: int | None)
         qkv_bias=kind == "qwen2" or bool(cfg.get("attention_bias", False)),
         # Qwen3Attention: q_norm/k_norm = RMSNorm(head_dim); Olmo2Attention: RMSNorm over
         # heads·head_dim and kv_heads·head_dim, and only post-attention / post-MLP norms.
-        qk_norm={"qwen3": "head", "olmo2": "full"}.get(kind, "none"),
+        qk_norm=kind in ("qwen3", "olmo2"),
+        qk_norm_full=kind == "olmo2",
         experts=experts,
         top_k=int(cfg.get("num_experts_per_tok") or 1) if experts > 1 else 1,
         source=f"Hugging Face config {path} ({kind})",
@@ -145,7 +146,7 @@ def llama_style(cfg: dict[str, Any], path: Path, kind: str, seq_len: int | None)
     )
 
 
-def local_layers(cfg: dict[str, Any], layers: int, kind: str) -> int:
+def sliding_layers(cfg: dict[str, Any], layers: int, kind: str) -> int:
     """Sliding-window blocks: `layer_types` where given, else the family's pattern
     (Gemma2DecoderLayer: even layers slide; Gemma 3: every `sliding_window_pattern`-th
     layer is global, the rest slide)."""
@@ -184,11 +185,11 @@ def gemma(cfg: dict[str, Any], path: Path, kind: str, seq_len: int | None) -> Mo
     positions = int(need(text, path, "max_position_embeddings", within=within))
     seq, ctx_notes = context(positions, seq_len)
     window = int(text["sliding_window"]) if text.get("sliding_window") else None
-    local = local_layers(text, core["layers"], family) if window else 0
+    local = sliding_layers(text, core["layers"], family) if window else 0
     if local and window and seq > window:
         notes.append(
             f"{local} of {core['layers']} layers use sliding-window attention ({window}); "
-            f"attention is counted over {seq} on every layer (an upper bound)"
+            "attention is counted over the whole context on every layer (an upper bound)"
         )
     notes.append("gated GELU MLP (GeGLU): 3 matrices, counted as SwiGLU")
     heads = core["heads"]
@@ -203,9 +204,9 @@ def gemma(cfg: dict[str, Any], path: Path, kind: str, seq_len: int | None) -> Mo
         norm="rmsnorm",
         qkv_bias=bool(text.get("attention_bias", False)),
         layer_norms=4,
-        qk_norm="head" if family == "gemma3" else "none",
+        qk_norm=family == "gemma3",
         sliding_window=window if local else None,
-        local_layers=local,
+        sliding_layers=local,
         source=f"Hugging Face config {path} ({kind})",
         notes=tuple(ctx_notes + notes),
     )

@@ -93,7 +93,8 @@ def count_params(spec: ModelSpec) -> ParamCounts:
     mats = 3 if spec.mlp == "swiglu" else 2
     mlp_w = mats * h * f
     mlp_b = ((mats - 1) * f + h) if spec.linear_bias else 0
-    qk_norm = {"none": 0, "head": 2 * dh, "full": q_width + kv_width}[spec.qk_norm]
+    # Qwen3/Gemma 3: one head_dim RMSNorm each for q and k; OLMo 2: over every head.
+    qk_norm = (q_width + kv_width if spec.qk_norm_full else 2 * dh) if spec.qk_norm else 0
     router = h * spec.experts if spec.is_moe else 0
     vh = spec.vocab * h
     position = (spec.max_positions or spec.seq_len) * h if spec.position == "learned" else 0
@@ -145,7 +146,7 @@ def param_tensors(spec: ModelSpec) -> ParamTensors:
     if spec.is_moe:
         per_layer += 1
     norm = 2 if spec.norm == "layernorm" else 1
-    qk_norm = 0 if spec.qk_norm == "none" else 2
+    qk_norm = 2 if spec.qk_norm else 0
     return ParamTensors(
         per_layer=per_layer + spec.layer_norms * norm + qk_norm,
         embedding=1,

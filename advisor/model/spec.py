@@ -49,6 +49,22 @@ class ModelSpec(_Frozen):
     dropout: bool = Field(
         default=False, description="Dropout masks are stored (Korthikanti's accounting)."
     )
+    experts: int = Field(default=1, ge=1, le=4096, description="MoE experts per layer (1 = dense).")
+    top_k: int = Field(default=1, ge=1, description="Experts each token is routed to.")
+    sliding_window: int | None = Field(
+        default=None, ge=1, description="Tokens a sliding-window layer attends to."
+    )
+    sliding_layers: int = Field(
+        default=0, ge=0, description="Layers that use the sliding window (the rest attend fully)."
+    )
+    qk_norm: bool = Field(
+        default=False, description="RMSNorm over each query and key head (Qwen3, OLMo 2)."
+    )
+    qk_norm_full: bool = Field(
+        default=False,
+        description="With qk_norm: the q and k norms span every head (OLMo 2: heads·head_dim + "
+        "kv_heads·head_dim weights) rather than one head_dim each (Qwen3, Gemma 3).",
+    )
     layer_norms: int = Field(
         default=2,
         ge=0,
@@ -56,22 +72,6 @@ class ModelSpec(_Frozen):
         description="Norm weights per block: 2 pre-norms (Llama), 4 for Gemma 2/3's norms "
         "before and after attention and MLP, 2 post-norms (OLMo 2).",
     )
-    qk_norm: Literal["none", "head", "full"] = Field(
-        default="none",
-        description="RMSNorm on queries and keys: 'head' shares head_dim weights across heads "
-        "(Qwen3, Gemma 3), 'full' spans every head (OLMo 2: heads·head_dim + kv_heads·head_dim).",
-    )
-    sliding_window: int | None = Field(
-        default=None, ge=1, description="Tokens a local (sliding-window) layer attends over."
-    )
-    local_layers: int = Field(
-        default=0,
-        ge=0,
-        description="Blocks with sliding-window attention (Gemma 2: every other; Gemma 3: 5 of "
-        "6); they change no parameter count. Attention work is still counted over seq_len.",
-    )
-    experts: int = Field(default=1, ge=1, le=4096, description="MoE experts per layer (1 = dense).")
-    top_k: int = Field(default=1, ge=1, description="Experts each token is routed to.")
     source: str | None = Field(default=None, description="Where the shape comes from.")
     notes: tuple[str, ...] = Field(
         default=(), description="How the shape and context were chosen (said in assumptions)."
@@ -86,10 +86,12 @@ class ModelSpec(_Frozen):
             raise ValueError(
                 f"hidden ({self.hidden}) is not divisible by heads ({self.heads}); give head_dim"
             )
-        if self.local_layers > self.layers:
-            raise ValueError(f"local_layers ({self.local_layers}) exceeds layers ({self.layers})")
-        if self.local_layers and not self.sliding_window:
-            raise ValueError("local_layers needs sliding_window")
+        if self.sliding_layers > self.layers:
+            raise ValueError("sliding_layers cannot exceed layers")
+        if self.sliding_layers and self.sliding_window is None:
+            raise ValueError("sliding_layers needs sliding_window")
+        if self.qk_norm_full and not self.qk_norm:
+            raise ValueError("qk_norm_full needs qk_norm")
         if self.top_k > self.experts:
             raise ValueError(f"top_k ({self.top_k}) exceeds experts ({self.experts})")
         return self
