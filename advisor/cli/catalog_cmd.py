@@ -66,9 +66,7 @@ def _rows(kind: str, entries: list[Any]) -> tuple[list[str], list[list[str]]]:
                 else "",
                 _fig(o.spot_usd_per_hour),
                 price_date_label(
-                    next(
-                        (f for p in PRICINGS if (f := price_figure(o, p)) is not None), None
-                    )
+                    next((f for p in PRICINGS if (f := price_figure(o, p)) is not None), None)
                 ),
             ]
             for o in entries
