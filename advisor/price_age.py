@@ -60,7 +60,8 @@ def stale_price_caveat(
     if age <= STALE_AFTER_DAYS:
         return None
     label = f"published {fig.published}" if published else f"undated, read {fig.as_of}"
+    what = "purchase" if offering.kind == "onprem" else pricing
     return (
-        f"{pricing} price is {age // 30} months old ({label}; more than 6 months before "
+        f"{what} price is {age // 30} months old ({label}; more than 6 months before "
         f"{today}): check the current rate"
     )

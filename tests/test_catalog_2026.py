@@ -150,3 +150,12 @@ def test_a_tpu_slice_offering_is_one_ici_domain_and_slices_cross_dcn(cli) -> Non
     d = json.loads(r.out)
     assert d["hardware"]["devices_per_node"] == 256 and d["hardware"]["nodes"] == 2
     assert d["cost_usd"] > 0
+
+
+def test_an_old_purchase_price_is_called_a_purchase_price() -> None:
+    cat = load_catalog()
+    o = next(o for o in cat.offerings.values() if o.kind == "onprem")
+    assert o.onprem is not None
+    when = o.onprem.purchase_price_usd.as_of + dt.timedelta(days=10 * STALE_AFTER_DAYS)
+    said = stale_price_caveat(o, "on-demand", today=when)
+    assert said is not None and said.startswith("purchase price is")
