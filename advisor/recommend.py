@@ -36,6 +36,7 @@ from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
 from advisor.offering_search import Searched, node_counts, search_offerings, select_offerings
 from advisor.picks import pick
+from advisor.price_age import stale_price_caveat
 from advisor.ranking import DEFAULT_MAX_DAYS, TIE_TOLERANCE, rank_order
 from advisor.recommend_records import Candidate, Option, Query, RecommendOut
 from advisor.shortfall import Shortfall, find_shortfall
@@ -306,7 +307,9 @@ def _option(
         nodes=c.nodes,
         provisioning_s=provisioning_hours(c.hw.terms) * 3600,
         terms=c.hw.terms.id if c.hw.terms is not None else None,
-        caveats=[c.offering.price_caveat] if c.offering.price_caveat else [],
+        caveats=[
+            x for x in (c.offering.price_caveat, stale_price_caveat(c.offering, pricing)) if x
+        ],
     )
 
 

@@ -286,7 +286,7 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("providers empty", ["recommend", "--params", "1.3B", "--providers", ","], 2, "empty list"),
     (
         "accelerators",
-        ["recommend", "--params", "1.3B", "--accelerators", "b300"],
+        ["recommend", "--params", "1.3B", "--accelerators", "b400"],
         2,
         "unknown accelerator",
     ),

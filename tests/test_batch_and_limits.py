@@ -79,26 +79,27 @@ def test_a_batch_too_small_for_the_devices_says_it_limits_scale(cli) -> None:
 
 # --- item 7: hardware asked for is never dropped silently; an NVL72 rack is expressible ----
 
-ASKED = ("--accelerators", "mi300x,gaudi3,trainium2,h100")
+# tpu-v7 has offerings but no price (hardware-2026.md §5); mi300x gained one (Crusoe, 2026).
+ASKED = ("--accelerators", "tpu-v7,gaudi3,trainium2,h100")
 
 
 def test_recommend_names_each_accelerator_it_leaves_out_and_why(cli) -> None:
     d = _json(cli, "recommend", "--params", "7B", "--budget", "50k", *ASKED)
     why = {x["accelerator"]: x["reason"] for x in d["dropped"]}
-    assert set(why) == {"mi300x", "gaudi3", "trainium2"}
-    assert "no on-demand price" in why["mi300x"]
+    assert set(why) == {"tpu-v7", "gaudi3", "trainium2"}
+    assert "no on-demand price" in why["tpu-v7"]
     assert "no offering" in why["gaudi3"]
     assert "--pricing spot" in why["trainium2"]  # it has a spot price
     assert {o["hardware"]["accelerator"] for o in d["options"]} == {"h100-sxm5-80gb"}
     r = cli("recommend", "--params", "7B", "--budget", "50k", *ASKED)
     assert r.code == 0
-    for acc in ("mi300x", "gaudi3", "trainium2"):
+    for acc in ("tpu-v7", "gaudi3", "trainium2"):
         assert f"left out {acc}" in r.out
 
 
 def test_when_every_accelerator_asked_for_is_left_out_the_error_says_why(cli) -> None:
-    r = cli("recommend", "--params", "7B", "--budget", "50k", "--accelerators", "mi300x,gaudi3")
-    assert_user_error(r, 1, "mi300x: no on-demand price", "gaudi3: no offering")
+    r = cli("recommend", "--params", "7B", "--budget", "50k", "--accelerators", "tpu-v7,gaudi3")
+    assert_user_error(r, 1, "tpu-v7: no on-demand price", "gaudi3: no offering")
 
 
 def test_a_gb200_nvl72_rack_is_one_nvlink_domain(cli) -> None:

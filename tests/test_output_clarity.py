@@ -76,21 +76,24 @@ def test_catalog_marks_every_price_it_calls_anomalous() -> None:
     cat = load_catalog()
     for o in cat.offerings.values():
         prices = (o.on_demand_usd_per_hour, o.spot_usd_per_hour, o.reserved_usd_per_hour)
-        doubted = (o.notes or "").startswith(("ANOMALOUS", "PARTIAL PRICE")) or any(
-            f is not None and "NOT an on-demand" in (f.note or "") for f in prices
-        )
+        doubted = (o.notes or "").startswith(
+            ("ANOMALOUS", "PARTIAL PRICE", "LOW-CONFIDENCE PRICE")
+        ) or any(f is not None and "NOT an on-demand" in (f.note or "") for f in prices)
         assert bool(o.price_caveat) == doubted, o.id
 
 
 def test_doubted_prices_carry_a_caveat_in_recommend_and_report(cli, tmp_path) -> None:
     from advisor.catalog import load_catalog
+    from advisor.price_age import stale_price_caveat
 
     cat = load_catalog()
     q = ["--params", "1.3B", "--budget", "5000", "--providers", "gcp", "--top", "20"]
     options = json.loads(cli("recommend", *q, "--json").out)["options"]
     for o in options:
-        caveat = cat.offerings[o["offering"]].price_caveat
-        assert o["caveats"] == ([caveat] if caveat else []), o["offering"]
+        offering = cat.offerings[o["offering"]]
+        # the catalog's own doubt, then a price older than six months (advisor/price_age.py)
+        said = [offering.price_caveat, stale_price_caveat(offering, "on-demand")]
+        assert o["caveats"] == [c for c in said if c], o["offering"]
     doubted = [o for o in options if o["caveats"]]
     assert doubted, "the query should rank an offering the catalog doubts"
     text = cli("recommend", *q).out

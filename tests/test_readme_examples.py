@@ -40,6 +40,9 @@ def test_readme_example_runs(cli, args: list[str], tmp_path: Path, monkeypatch) 
     monkeypatch.chdir(tmp_path)
     files = {
         "path/to/config.json": str(ROOT / "tests" / "data" / "llama-2-7b-config.json"),
+        "path/to/gemma-3/config.json": str(
+            ROOT / "tests" / "data" / "hf" / "gemma-3-4b-config.json"
+        ),
         "my-prices.yaml": str(tmp_path / "my-prices.yaml"),
         "catalogs/v8/aws/vms.csv": str(ROOT / "tests" / "data" / "skypilot" / "aws" / "vms.csv"),
     }

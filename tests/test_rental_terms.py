@@ -136,7 +136,18 @@ def test_max_days_and_deadline_set_the_horizon(cli) -> None:
 
 
 def test_spot_7b_ranks_more_nodes_first_when_costs_tie(cli) -> None:
-    d = _json(cli, "recommend", "--params", "7B", "--budget", "50k", "--pricing", "spot")
+    d = _json(
+        cli,
+        "recommend",
+        "--params",
+        "7B",
+        "--budget",
+        "50k",
+        "--pricing",
+        "spot",
+        "--providers",
+        "aws",
+    )
     p4d = {o["nodes"]: o for o in d["options"] if o["offering"] == "aws-p4d.24xlarge"}
     few, many = p4d[1], p4d[4]  # 8 and 32 GPUs
     assert many["rank"] < few["rank"]

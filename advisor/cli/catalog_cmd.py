@@ -20,6 +20,9 @@ app = typer.Typer(help="Browse and check the hardware catalog.", no_args_is_help
 LISTABLE = tuple(k for k in KINDS if k != "terms")
 
 
+PRICINGS = ("on-demand", "spot", "reserved")
+
+
 def _fig(f: Any) -> str:
     if f is None:
         return ""
@@ -44,7 +47,9 @@ def _rows(kind: str, entries: list[Any]) -> tuple[list[str], list[list[str]]]:
             for a in entries
         ]
     elif kind == "offerings":
-        head = ["id", "provider", "accelerator", "x", "on-demand $/h", "spot $/h", "region"]
+        from advisor.price_age import price_date_label, price_figure
+
+        head = ["id", "provider", "accelerator", "x", "on-demand $/h", "spot $/h", "price date"]
         rows = [
             [
                 o.id,
@@ -55,7 +60,9 @@ def _rows(kind: str, entries: list[Any]) -> tuple[list[str], list[list[str]]]:
                 if o.price_per_hour("on-demand") is not None
                 else "",
                 _fig(o.spot_usd_per_hour),
-                o.region or "",
+                price_date_label(
+                    next((f for p in PRICINGS if (f := price_figure(o, p)) is not None), None)
+                ),
             ]
             for o in entries
         ]
@@ -112,18 +119,23 @@ def _rows(kind: str, entries: list[Any]) -> tuple[list[str], list[list[str]]]:
 
 @app.command("list")
 def list_entries(
-    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(LISTABLE)}.")] = "accelerators",
+    kind: Annotated[
+        str, typer.Argument(help=f"One of: {', '.join(LISTABLE)}, models.")
+    ] = "accelerators",
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List catalog entries of one kind."""
     k = kind.strip().lower()
+    if k in ("models", "model", "presets"):
+        _list_models(json_out)
+        return
     if k not in LISTABLE:
         singular = {x.rstrip("s"): x for x in LISTABLE}
         if k in singular:
             k = singular[k]
         else:
-            raise unknown("catalog kind", kind, LISTABLE)
+            raise unknown("catalog kind", kind, (*LISTABLE, "models"))
     cat = catalog_from(catalog)
     entries = list(cat.table(k).values())
     if k == "accelerators":
@@ -131,10 +143,24 @@ def list_entries(
     if json_out:
         print_json({k: [e.model_dump(mode="json", exclude_none=True) for e in entries]})
         return
+    head, rows = _rows(k, entries)
+    _print_table(f"{len(entries)} {k}", head, rows)
+
+
+def _list_models(json_out: bool) -> None:
+    from advisor.cli.models_list import models_listing
+
+    head, rows, docs = models_listing()
+    if json_out:
+        print_json({"models": docs})
+        return
+    _print_table(f"{len(rows)} model presets (shapes; params computed from the shape)", head, rows)
+
+
+def _print_table(title: str, head: list[str], rows: list[list[str]]) -> None:
     from rich.table import Table
 
-    head, rows = _rows(k, entries)
-    t = Table(title=f"{len(entries)} {k}", show_edge=False)
+    t = Table(title=title, show_edge=False)
     for h in head:
         t.add_column(h, overflow="fold")
     for r in rows:

@@ -41,7 +41,9 @@ def attention_weights(spec: ModelSpec) -> AttentionWeights:
     """Weights of one block's attention, without biases (params.py adds those)."""
     h, heads, dh = spec.hidden, spec.heads, spec.d_head
     sinks = heads if spec.attention_sinks else 0
-    sinks += 2 * dh if spec.qk_norm else 0  # one head_dim norm weight each for q and k
+    # Qwen3/Gemma 3: one head_dim RMSNorm each for q and k; OLMo 2: over every head.
+    if spec.qk_norm:
+        sinks += heads * dh + spec.n_kv * dh if spec.qk_norm_full else 2 * dh
     if not spec.is_mla:
         q_w, kv_w = heads * dh, 2 * spec.n_kv * dh
         return AttentionWeights(

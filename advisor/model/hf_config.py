@@ -1,11 +1,11 @@
-"""A ModelSpec from a Hugging Face config.json, for the families whose shape advisor models.
+"""A ModelSpec from a Hugging Face config.json: the one entry point, `from_hf_config`.
 
-Supported: Llama, Mistral, Qwen2, Mixtral (Llama-style: RMSNorm, RoPE, SwiGLU, GQA),
-GPT-2 and GPT-NeoX; field names as in huggingface/transformers configuration_*.py.
-Anything else is refused, naming the fields that would be ignored: read as Llama, a
-DeepSeek-V3 config (MLA attention, 256 routed experts) gives 38.6B of its 671B
-parameters. A supported family that carries a field which changes the shape and is
-not modelled (MLA ranks, shared experts, ...) is refused the same way.
+`family` names the config's family (model_type, checked against `architectures`) and
+refuses what no reader models, naming the fields that would be ignored: read as Llama, a
+config with MLA attention and 256 routed experts gives 38.6B of DeepSeek-V3's 671B
+parameters. A supported family that carries a field which changes the shape and is not
+modelled (MLA ranks, shared experts, ...) is refused the same way. `READERS` maps each
+family to the function that reads its shape (dense families: advisor/model/hf_dense.py).
 
 The training context is not `max_position_embeddings` (what the model can take:
 131,072 for Qwen2-0.5B) but min(that, HF_DEFAULT_SEQ_LEN), said in the notes.
@@ -15,30 +15,62 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from advisor.errors import DataError
+from advisor.model import hf_dense
+from advisor.model.hf_dense import HF_DEFAULT_SEQ_LEN as HF_DEFAULT_SEQ_LEN  # re-exported
+from advisor.model.hf_dense import context as _context
+from advisor.model.hf_dense import need as _need
 from advisor.model.hf_moe import moe_family, moe_spec
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec
 
-# Llama 2's pretraining context (Touvron et al. 2023, arXiv 2307.09288, §2.2 and Table 1):
-# the training length assumed for a config whose --seq-len is not given.
-HF_DEFAULT_SEQ_LEN = 4096
+Reader = Callable[[dict[str, Any], Path, str, "int | None"], ModelSpec]
 
-FAMILIES = ("llama", "mistral", "qwen2", "mixtral", "gpt2", "gpt_neox")
-_ARCH = re.compile(r"^(Llama|Mistral|Qwen2|Mixtral|GPT2|GPTNeoX)(For\w+|LMHeadModel|Model)$")
-_ARCH_FAMILY = {
-    "Llama": "llama",
-    "Mistral": "mistral",
-    "Qwen2": "qwen2",
-    "Mixtral": "mixtral",
-    "GPT2": "gpt2",
-    "GPTNeoX": "gpt_neox",
+# model_type -> the function that reads its shape. A new family is one line here (and its
+# architecture prefix below); families whose fields are family-specific are exempt from
+# the matching UNMODELLED entries through FAMILY_READS.
+READERS: dict[str, Reader] = {
+    "llama": hf_dense.llama_style,
+    "mistral": hf_dense.llama_style,
+    "qwen2": hf_dense.llama_style,
+    "qwen3": hf_dense.llama_style,
+    "mixtral": hf_dense.llama_style,
+    "phi3": hf_dense.llama_style,
+    "olmo2": hf_dense.llama_style,
+    "gemma2": hf_dense.gemma,
+    "gemma3": hf_dense.gemma,
+    "gemma3_text": hf_dense.gemma,
+    "gpt2": hf_dense.gpt2,
+    "gpt_neox": hf_dense.gpt_neox,
 }
+# Architecture class prefix -> the model_types it may carry.
+ARCH_FAMILY: dict[str, tuple[str, ...]] = {
+    "Llama": ("llama",),
+    "Mistral": ("mistral",),
+    "Qwen2": ("qwen2",),
+    "Qwen3": ("qwen3",),
+    "Mixtral": ("mixtral",),
+    "Phi3": ("phi3",),
+    "Olmo2": ("olmo2",),
+    "Gemma2": ("gemma2",),
+    "Gemma3": ("gemma3", "gemma3_text"),
+    "GPT2": ("gpt2",),
+    "GPTNeoX": ("gpt_neox",),
+}
+# Fields in UNMODELLED that a family's reader does read.
+FAMILY_READS: dict[str, set[str]] = {
+    "gemma2": {"layer_types"},
+    "gemma3": {"layer_types", "sliding_window_pattern", "text_config"},
+    "gemma3_text": {"layer_types", "sliding_window_pattern"},
+}
+# Families whose reader reads expert counts (num_local_experts / num_experts).
+EXPERT_FAMILIES = {"mixtral"}
 
 # Fields that change parameter count or FLOPs and that no supported family's reader models
 # (transformers configuration_deepseek_v3.py, configuration_qwen3_moe.py, configuration_gemma3.py,
@@ -118,13 +150,6 @@ METADATA = {
 }
 
 
-def _need(cfg: dict[str, Any], path: Path, *keys: str) -> Any:
-    for k in keys:
-        if k in cfg and cfg[k] is not None:
-            return cfg[k]
-    raise DataError(f"{path}: missing key '{keys[0]}' (needed to read the model shape)")
-
-
 def _names(keys: list[str], limit: int = 20) -> str:
     shown = ", ".join(keys[:limit])
     return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
@@ -137,13 +162,17 @@ def _active(key: str, value: Any) -> bool:
     return value not in (None, False, 0, "", [], {})
 
 
+FAMILIES = tuple(READERS)
+_ARCH = re.compile(rf"^({'|'.join(ARCH_FAMILY)})(For\w+|LMHeadModel|Model)$")
+
+
 def family(cfg: dict[str, Any], path: Path) -> str:
     """The supported family a config belongs to, or a DataError naming what would be ignored."""
     kind = str(cfg.get("model_type") or "").strip().lower()
     archs = cfg.get("architectures") or []
     archs = [str(a) for a in archs] if isinstance(archs, list) else [str(archs)]
     unknown_archs = [a for a in archs if not _ARCH.match(a)]
-    arch_kinds = {_ARCH_FAMILY[m.group(1)] for a in archs if (m := _ARCH.match(a))}
+    arch_kinds = [ARCH_FAMILY[m.group(1)] for a in archs if (m := _ARCH.match(a))]
     if not kind and not archs:
         raise DataError(
             f"{path}: no model_type or architectures, so its family is unknown; "
@@ -160,16 +189,21 @@ def family(cfg: dict[str, Any], path: Path) -> str:
             f"{path}: {named} is not supported{tail}; "
             f"supported: {', '.join(FAMILIES)} (or give --layers --hidden --heads --vocab)"
         )
-    if kind and arch_kinds and arch_kinds != {kind}:
+    if kind and any(kind not in kinds for kinds in arch_kinds):
         raise DataError(
             f"{path}: model_type '{kind}' and architectures {', '.join(archs)} disagree"
         )
-    kind = kind or next(iter(arch_kinds))
-    unmodelled = [k for k in cfg if k in UNMODELLED and _active(k, cfg[k])]
-    if _active("layer_types", cfg.get("layer_types")):
+    kind = kind or arch_kinds[0][0]
+    reads = FAMILY_READS.get(kind, set())
+    text = cfg.get("text_config") if "text_config" in reads else None
+    fields = cfg | text if isinstance(text, dict) else cfg
+    unmodelled = [k for k in fields if k in UNMODELLED and k not in reads and _active(k, fields[k])]
+    if "layer_types" not in reads and _active("layer_types", fields.get("layer_types")):
         unmodelled.append("layer_types")
-    if kind != "mixtral":
-        unmodelled += [k for k in ("num_local_experts", "num_experts") if int(cfg.get(k) or 1) > 1]
+    if kind not in EXPERT_FAMILIES:
+        unmodelled += [
+            k for k in ("num_local_experts", "num_experts") if int(fields.get(k) or 1) > 1
+        ]
     if unmodelled:
         raise DataError(
             f"{path}: model_type '{kind}' carries {_names(unmodelled)}, which change the "
@@ -196,91 +230,6 @@ def read_config(path: Path) -> dict[str, Any]:
     return cfg
 
 
-def _context(positions: int, seq_len: int | None) -> tuple[int, list[str]]:
-    """Training context: the user's, else min(max positions, HF_DEFAULT_SEQ_LEN), said."""
-    if seq_len:
-        return seq_len, []
-    seq = min(positions, HF_DEFAULT_SEQ_LEN)
-    return seq, [
-        f"seq_len {seq}: the lesser of max_position_embeddings ({positions}) and the training "
-        f"default {HF_DEFAULT_SEQ_LEN} (Llama 2's pretraining context); give --seq-len for another"
-    ]
-
-
-def _spec(cfg: dict[str, Any], path: Path, kind: str, seq_len: int | None) -> ModelSpec:
-    source = f"Hugging Face config {path} ({kind})"
-    if kind == "gpt2":
-        h = int(_need(cfg, path, "n_embd"))
-        positions = int(_need(cfg, path, "n_positions", "n_ctx"))
-        seq, notes = _context(positions, seq_len)
-        return ModelSpec(
-            layers=int(_need(cfg, path, "n_layer")),
-            hidden=h,
-            heads=int(_need(cfg, path, "n_head")),
-            ffn_hidden=int(cfg.get("n_inner") or 4 * h),
-            mlp="gelu",
-            vocab=int(_need(cfg, path, "vocab_size")),
-            seq_len=seq,
-            max_positions=positions,
-            tied_embeddings=True,
-            position="learned",
-            norm="layernorm",
-            linear_bias=True,
-            dropout=float(cfg.get("resid_pdrop", 0.1) or 0) > 0,
-            source=source,
-            notes=tuple(notes),
-        )
-    # Read in the order of the old reader so a missing key is named the same way.
-    layers = int(_need(cfg, path, "num_hidden_layers"))
-    hidden = int(_need(cfg, path, "hidden_size"))
-    heads = int(_need(cfg, path, "num_attention_heads"))
-    ffn = int(_need(cfg, path, "intermediate_size"))
-    vocab = int(_need(cfg, path, "vocab_size"))
-    seq, notes = _context(int(_need(cfg, path, "max_position_embeddings")), seq_len)
-    if kind == "gpt_neox":
-        return ModelSpec(
-            layers=layers,
-            hidden=hidden,
-            heads=heads,
-            ffn_hidden=ffn,
-            mlp="gelu",
-            vocab=vocab,
-            seq_len=seq,
-            tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
-            position="rope",
-            norm="layernorm",
-            linear_bias=True,
-            source=source,
-            notes=tuple(notes),
-        )
-    window = cfg.get("sliding_window")
-    if window and (kind != "qwen2" or cfg.get("use_sliding_window")) and seq > int(window):
-        notes.append(
-            f"sliding-window attention ({window}) not modelled: attention counted over {seq}"
-        )
-    act = str(cfg.get("hidden_act", "silu")).lower()
-    experts = int(cfg.get("num_local_experts") or cfg.get("num_experts") or 1)
-    return ModelSpec(
-        layers=layers,
-        hidden=hidden,
-        heads=heads,
-        kv_heads=int(cfg.get("num_key_value_heads") or heads),
-        head_dim=int(cfg["head_dim"]) if cfg.get("head_dim") else None,
-        ffn_hidden=ffn,
-        mlp="swiglu" if act in ("silu", "swish", "swiglu") else "gelu",
-        vocab=vocab,
-        seq_len=seq,
-        tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
-        position="rope",
-        norm="rmsnorm",
-        qkv_bias=kind == "qwen2" or bool(cfg.get("attention_bias", False)),
-        experts=experts,
-        top_k=int(cfg.get("num_experts_per_tok") or 1) if experts > 1 else 1,
-        source=source,
-        notes=tuple(notes),
-    )
-
-
 def _name(cfg: dict[str, Any], kind: str, spec: ModelSpec) -> str:
     """The config's own name, else family and computed size (never the folder's name)."""
     from advisor.units import format_size
@@ -293,7 +242,7 @@ def _name(cfg: dict[str, Any], kind: str, spec: ModelSpec) -> str:
 
 
 def from_hf_config(path: Path, seq_len: int | None = None) -> ModelSpec:
-    """Read a Hugging Face config.json (Llama, Mistral, Qwen2, Mixtral, GPT-2, GPT-NeoX)."""
+    """Read a Hugging Face config.json of any family in READERS."""
     cfg = read_config(path)
     try:
         if kind := moe_family(cfg):  # Qwen3-MoE, DeepSeek-V3, gpt-oss (hf_moe.py)
@@ -301,7 +250,7 @@ def from_hf_config(path: Path, seq_len: int | None = None) -> ModelSpec:
             spec = moe_spec(cfg, path, kind, seq, notes)
         else:
             kind = family(cfg, path)
-            spec = _spec(cfg, path, kind, seq_len)
+            spec = READERS[kind](cfg, path, kind, seq_len)
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "shape"

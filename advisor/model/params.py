@@ -25,7 +25,7 @@ class ParamCounts:
     mlp_expert: int  # one expert's MLP (the whole MLP when dense), weights + biases
     mlp_expert_matmul: int
     router: int
-    norms: int  # the two per-layer norms
+    norms: int  # the per-layer norms (two pre-norms unless the shape says otherwise)
     embedding: int  # input token table
     output: int  # output projection (0 when tied)
     position: int  # learned position table
@@ -150,7 +150,7 @@ def count_params(spec: ModelSpec) -> ParamCounts:
         mlp_expert=mlp,
         mlp_expert_matmul=mlp_w,
         router=router,
-        norms=2 * norm,
+        norms=spec.layer_norms * norm,
         embedding=vh,
         output=0 if spec.tied_embeddings else vh,
         position=position,
@@ -199,8 +199,9 @@ def param_tensors(spec: ModelSpec) -> ParamTensors:
     if spec.is_moe:
         per_layer += 1
     norm = 2 if spec.norm == "layernorm" else 1
+    qk_norm = 2 if spec.qk_norm else 0
     return ParamTensors(
-        per_layer=per_layer + 2 * norm,
+        per_layer=per_layer + spec.layer_norms * norm + qk_norm,
         embedding=1,
         position=1 if spec.position == "learned" else 0,
         output=0 if spec.tied_embeddings else 1,

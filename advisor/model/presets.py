@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -33,39 +34,63 @@ ASPECT_RATIO = 128
 HEAD_DIM = 128
 
 
+@dataclass(frozen=True)
+class PresetEntry:
+    """A preset's shape with what the file says about it beyond the shape."""
+
+    spec: ModelSpec
+    published_params: float
+    published_source: str | None
+    aliases: tuple[str, ...]
+
+
 @functools.lru_cache(maxsize=1)
-def _preset_table() -> dict[str, tuple[ModelSpec, float]]:
+def _preset_table() -> dict[str, PresetEntry]:
     data = yaml.safe_load(PRESET_FILE.read_text(encoding="utf-8"))
-    out: dict[str, tuple[ModelSpec, float]] = {}
+    out: dict[str, PresetEntry] = {}
     for raw in data["presets"]:
         entry = dict(raw)
         published = float(entry.pop("published_params"))
-        out[entry["name"]] = (ModelSpec(**entry), published)
+        published_source = entry.pop("published_source", None)
+        aliases = tuple(str(a).lower() for a in entry.pop("aliases", ()))
+        out[entry["name"]] = PresetEntry(ModelSpec(**entry), published, published_source, aliases)
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _alias_table() -> dict[str, str]:
+    """Every alias (lower case) to its preset's name."""
+    return {a: name for name, e in _preset_table().items() for a in e.aliases}
 
 
 def preset_names() -> list[str]:
     return list(_preset_table())
 
 
+def preset_entries() -> list[PresetEntry]:
+    """Every preset in file order, with its published count, its source and its aliases."""
+    return list(_preset_table().values())
+
+
 def published_params(name: str) -> float:
-    return _preset_table()[name][1]
+    return _preset_table()[name].published_params
 
 
 def preset(name: str, seq_len: int | None = None) -> ModelSpec:
-    """A preset by name (case-insensitive), optionally at another context length."""
+    """A preset by name or alias (case-insensitive), optionally at another context length."""
     table = _preset_table()
     key = name.strip().lower()
+    key = _alias_table().get(key, key)
     if key not in table:
-        raise unknown("model preset", name, list(table))
-    spec = table[key][0]
+        raise unknown("model preset", name, list(table) + list(_alias_table()))
+    spec = table[key].spec
     return spec.model_copy(update={"seq_len": seq_len}) if seq_len else spec
 
 
 def nearest_preset(n_params: float) -> tuple[ModelSpec, float] | None:
     """The dense preset nearest in parameter count, with its relative distance."""
     best: tuple[ModelSpec, float] | None = None
-    for spec, _ in _preset_table().values():
+    for spec in (e.spec for e in _preset_table().values()):
         if spec.is_moe:
             continue
         dist = abs(math.log(count_params(spec).total / n_params))

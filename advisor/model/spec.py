@@ -81,6 +81,18 @@ class ModelSpec(_Frozen):
     mtp_layers: int = Field(
         default=0, ge=0, description="Multi-token prediction modules (DeepSeek-V3: 1)."
     )
+    qk_norm_full: bool = Field(
+        default=False,
+        description="With qk_norm: the q and k norms span every head (OLMo 2: heads·head_dim + "
+        "kv_heads·head_dim weights) rather than one head_dim each (Qwen3, Gemma 3).",
+    )
+    layer_norms: int = Field(
+        default=2,
+        ge=0,
+        le=8,
+        description="Norm weights per block: 2 pre-norms (Llama), 4 for Gemma 2/3's norms "
+        "before and after attention and MLP, 2 post-norms (OLMo 2).",
+    )
     source: str | None = Field(default=None, description="Where the shape comes from.")
     notes: tuple[str, ...] = Field(
         default=(), description="How the shape and context were chosen (said in assumptions)."
@@ -95,6 +107,8 @@ class ModelSpec(_Frozen):
             raise ValueError(
                 f"hidden ({self.hidden}) is not divisible by heads ({self.heads}); give head_dim"
             )
+        if self.qk_norm_full and not self.qk_norm:
+            raise ValueError("qk_norm_full needs qk_norm")
         if self.top_k > self.experts:
             raise ValueError(
                 f"num_experts_per_tok/top_k ({self.top_k}) exceeds the experts ({self.experts})"
