@@ -111,9 +111,14 @@ def _predict(
     sd = serve_device(cat, hw, s.weight_precision, s.kv)
     base = configs(sd, s, hw, eng, None)
     r = base.rates
-    rates = Rates(r.bandwidth, r.flops, r.bus_bandwidth, r.latency, a_mem, a_cmp, t0, tseq, a_pre)
+    rates = Rates(
+        r.bandwidth, r.flops, r.bus_bandwidth, r.latency, a_mem, a_cmp, t0, tseq, a_pre, r.slowdown
+    )
     c = base.__class__(**{**base.__dict__, "rates": rates, "a_ttft": 1.0})
     counts = count_params(spec)
+    seqs = eng.max_seqs.value if eng.max_seqs else cap
+    if row.mode == "offline" and row.requests is not None:
+        seqs = min(seqs or row.requests, row.requests)  # a burst of N runs at most N
     sc = score(
         spec,
         counts,
@@ -122,7 +127,7 @@ def _predict(
         s.output_len,
         s.mode,
         row.load,
-        eng.max_seqs.value if eng.max_seqs else cap,
+        seqs,
         eng.max_batched_tokens.value,
     )
     # Napkin: decode at the spec memory bandwidth, one read of the weights per step.
@@ -217,10 +222,17 @@ def fit_on(
     }
 
 
+def fit_group(engine: str) -> str:
+    """The engine whose rows fit this one's factors: itself, or the engine it is sourced
+    relative to (vLLM 0.5: vLLM 0.6 times the step ratio)."""
+    return find_engine(engine).relative_to or engine
+
+
 def _train(rows: tuple[ServeRow, ...], engine: str, source: str | None) -> tuple[list, str]:
-    """The engine's rows from other sources, else every engine's."""
+    """The engine's rows (or its base engine's) from other sources, else every engine's."""
+    engine = fit_group(engine)
     other = [r for r in rows if r.source != source]
-    own = [r for r in other if r.engine == engine]
+    own = [r for r in other if fit_group(r.engine) == engine]
     if sum(measured(r, m) is not None for r in own for m in ("throughput", "tpot")) >= MIN_ROWS:
         return own, engine
     return other, "all"

@@ -39,20 +39,27 @@ def solve(
     step: Callable[[Any], Step],
     prefill: Any,
     ttft_factor: Any = 1.0,
+    sched_steps: Any = 1.0,
 ) -> Point:
-    """`load` is concurrency or rate per replica (ignored offline); `step(B)` the step."""
+    """`load` is concurrency or rate per replica (ignored offline); `step(B)` the step;
+    `sched_steps` the decode steps the engine schedules at once (vLLM's
+    --num-scheduler-steps): a new prompt waits for the group in progress."""
     mb = np.maximum(np.asarray(max_batch, dtype=float), 1.0)
     out = np.asarray(output_len, dtype=float)
     full = step(mb)
     cap_rate = mb / (out * full.time)  # requests/s at the largest batch
 
     def ttft(s: Step, rate: Any, b: Any) -> Any:
-        # The prompt waits for the others' step in progress (half a step on average),
-        # and, under an open arrival rate, for the prompts queued ahead of it (M/D/1 on
-        # the prompt work; a closed loop of N clients has no such queue).
-        rho = np.asarray(rate) / cap_rate if mode == "rate" else 0.0
+        # The prompt waits for the others' scheduling group in progress (half of it on
+        # average: half a step, or half of k steps under multi-step scheduling), and,
+        # under an open arrival rate, for the prompts queued ahead of it: M/D/1 on the
+        # prompt work alone, whose utilisation is rate x prefill time (the decode batch
+        # grows with the load instead of queueing; a closed loop of N clients has no
+        # such queue).
+        rho = np.asarray(rate) * prefill if mode == "rate" else 0.0
         others = np.clip((np.asarray(b) - 1.0) / np.maximum(b, 1e-9), 0.0, 1.0)
-        return ttft_factor * (prefill + 0.5 * s.time * others + queue_wait(rho, prefill))
+        group = 0.5 * np.asarray(sched_steps) * s.time * others
+        return ttft_factor * (prefill + group + queue_wait(rho, prefill))
 
     if mode == "offline":
         t1 = ttft(full, 0.0, mb)

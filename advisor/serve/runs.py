@@ -43,6 +43,7 @@ class ServeRow(BaseModel):
     tpot_s: float | None
     memory_bytes: float | None  # peak memory at batch 1 (litgpt/torchtune)
     lengths_assumed: bool
+    requests: int | None = None  # requests the benchmark sent, where it says
 
 
 @functools.lru_cache(maxsize=1)
@@ -78,6 +79,19 @@ def _mode(raw: dict[str, str]) -> tuple[str, float | None]:
     if m:
         return "concurrency", float(m.group(1))
     return "offline", None
+
+
+def _requests(raw: dict[str, str]) -> int | None:
+    """How many requests the benchmark sent ('all 3000 requests queued', 'num-prompts
+    5000', '5000 prompts', 'with 500 requests'): an offline burst of N requests runs at
+    most N sequences at once, whatever the memory holds."""
+    text = raw["batch_or_concurrency"] + " " + raw["source"]
+    pats = (r"all (\d+) requests", r"num-prompts (\d+)", r"(\d+) prompts", r"with (\d+) requests")
+    for pat in pats:
+        m = re.search(pat, text)
+        if m:
+            return int(m.group(1))
+    return None
 
 
 def _lengths(raw: dict[str, str]) -> tuple[int, int, bool]:
@@ -151,6 +165,7 @@ def parse_row(raw: dict[str, str]) -> ServeRow | str:
         tpot_s=tpot / 1e3 if tpot is not None else None,
         memory_bytes=mem * 1e9 if mem is not None else None,
         lengths_assumed=assumed,
+        requests=_requests(raw),
     )
 
 
