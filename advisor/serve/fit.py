@@ -116,16 +116,14 @@ def _predict(
     )
     c = base.__class__(**{**base.__dict__, "rates": rates, "a_ttft": 1.0})
     counts = count_params(spec)
-    seqs = eng.max_seqs.value if eng.max_seqs else cap
-    if row.mode == "offline" and row.requests is not None:
-        seqs = min(seqs or row.requests, row.requests)  # a burst of N runs at most N
+    seqs = None if row.static else (eng.max_seqs.value if eng.max_seqs else cap)
     sc = score(
         spec,
         counts,
         c,
         s.input_len,
         s.output_len,
-        s.mode,
+        row.mode,
         row.load,
         seqs,
         eng.max_batched_tokens.value,
@@ -179,12 +177,17 @@ def _log_err(pred: np.ndarray, meas: float) -> np.ndarray:
 
 
 def fit_on(
-    rows: list[ServeRow], preds: dict[str, Any], ttft_pool: list[ServeRow] | None = None
+    rows: list[ServeRow],
+    preds: dict[str, Any],
+    ttft_pool: list[ServeRow] | None = None,
+    host: bool = True,
 ) -> dict[str, Any]:
     """Grid point minimising mean |log error| of throughput and TPOT; then a_ttft, on
-    these rows' TTFTs, or the pool's (every engine's) where they are fewer than MIN_ROWS."""
+    these rows' TTFTs, or the pool's (every engine's) where they are fewer than MIN_ROWS.
+    host False: no host time per step or per sequence (an engine fitted on other
+    engines' rows: their schedulers' host time is theirs, not this engine's)."""
     a, c, pr, t, q, k = _grid()
-    loss = np.zeros_like(a)
+    loss = np.where(host | ((t == 0) & (q == 0)), 0.0, np.inf)
     n = 0
     for m in ("throughput", "tpot"):  # each metric weighs the same, however many rows
         part = [(r, measured(r, m)) for r in rows if measured(r, m) is not None]
@@ -247,7 +250,7 @@ def cross_validate() -> dict[str, Any]:
         if key not in fits:
             train, group = _train(rows, row.engine, row.source)
             pool = [r for r in rows if r.source != row.source]
-            fits[key] = (fit_on(train, preds, pool), group)
+            fits[key] = (fit_on(train, preds, pool, host=group != "all"), group)
         f, group = fits[key]
         p = preds[row.id]
         for m in METRICS:

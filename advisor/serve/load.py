@@ -4,6 +4,11 @@ offered load, for arrays of configurations at once.
 offline: every request queued, the batch is the largest that fits (how offline
 benchmarks run; the queue's own wait is not in TTFT, it depends on how many are queued).
 concurrency N: N requests in flight per replica, at most the largest batch; the rest wait.
+burst of N (a benchmark that sends N requests at once and times them all, e.g. the
+TRT-LLM v0.14 INF-rate rows): at most N run together; with every one admitted, their
+prompts are prefilled first come first served (the k-th waits for k prompts' work), so
+mean TTFT = (N+1)/2 x one prompt's share, and mean TPOT = (the run's time - mean TTFT)
+/ (output_len - 1): all finish together, so a request's decode took the rest of the run.
 rate R: Little's law (Little 1961), B = R x (TTFT(B) + output_len x TPOT(B)), solved by
 bisection on B; a rate above what the largest batch sustains is saturated (inf latency).
 """
@@ -64,6 +69,19 @@ def solve(
     if mode == "offline":
         t1 = ttft(full, 0.0, mb)
         return Point(mb, full.time, t1, mb / full.time, np.zeros_like(mb, bool), full)
+    if mode == "burst":
+        n = np.asarray(load, dtype=float)
+        b = np.minimum(n, mb)
+        s = step(b)
+        run = out * s.time  # the whole run at batch b: every decode and every prompt
+        per_prompt = out * s.prefill_compute / np.maximum(b, 1.0)  # batched prompt work
+        first = np.maximum((b + 1.0) / 2.0 * per_prompt, prefill)
+        queued = np.maximum(n - b, 0.0)  # wait for a slot: the j-th waits j completions
+        thr = b / s.time
+        wait = queued / n * (queued / 2.0) / (thr / out)
+        t1 = ttft_factor * (first + wait)
+        tpot = np.where(queued > 0, s.time, (run - first) / np.maximum(out - 1.0, 1.0))
+        return Point(b, tpot, t1, thr, np.zeros_like(b, bool), s)
     if mode == "concurrency":
         n = np.asarray(load, dtype=float)
         b = np.minimum(n, mb)

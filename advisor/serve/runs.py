@@ -36,7 +36,7 @@ class ServeRow(BaseModel):
     tp: int
     input_len: int
     output_len: int
-    mode: str  # offline, concurrency, rate
+    mode: str  # offline, burst (load = requests sent at once), concurrency, rate
     load: float | None
     throughput: float | None  # output tokens/s of all devices
     ttft_s: float | None
@@ -44,6 +44,7 @@ class ServeRow(BaseModel):
     memory_bytes: float | None  # peak memory at batch 1 (litgpt/torchtune)
     lengths_assumed: bool
     requests: int | None = None  # requests the benchmark sent, where it says
+    static: bool = False  # a static batch the benchmark set (the engine's cap is not in it)
 
 
 @functools.lru_cache(maxsize=1)
@@ -75,7 +76,10 @@ def _mode(raw: dict[str, str]) -> tuple[str, float | None]:
     m = re.search(r"online: (\d+) req/s", text)
     if m:
         return "rate", float(m.group(1))
-    m = re.match(r"^(\d+)( \(static batch\))?$", text.strip())
+    m = re.match(r"^(\d+) \(static batch\)$", text.strip())
+    if m:  # a static batch is a burst of that many, all run together (no in-flight cap)
+        return "burst", float(m.group(1))
+    m = re.match(r"^(\d+)$", text.strip())
     if m:
         return "concurrency", float(m.group(1))
     return "offline", None
@@ -142,8 +146,11 @@ def parse_row(raw: dict[str, str]) -> ServeRow | str:
     tpot = _num(raw["tpot_ms"])
     if raw["derived"].startswith("tpot_ms = 1000"):
         tpot = None  # derived from the throughput: the same measurement, counted once
-    if mode == "offline" and ttft is not None:
-        ttft = None  # includes the queue of every request sent at once: not modelled
+    requests = _requests(raw)
+    if mode == "offline" and requests is not None:
+        mode, load = "burst", float(requests)  # N requests at once: TTFT holds their queue
+    elif mode == "offline" and ttft is not None:
+        ttft = None  # includes the queue of an unstated number of requests: not modelled
     mem = _num(raw["mem_gb"])
     return ServeRow(
         id=rid,
@@ -165,7 +172,8 @@ def parse_row(raw: dict[str, str]) -> ServeRow | str:
         tpot_s=tpot / 1e3 if tpot is not None else None,
         memory_bytes=mem * 1e9 if mem is not None else None,
         lengths_assumed=assumed,
-        requests=_requests(raw),
+        requests=requests,
+        static="static batch" in raw["batch_or_concurrency"],
     )
 
 
