@@ -106,3 +106,27 @@ def test_cross_validated_latency_targets_hold() -> None:
     s = serving_document()["summary"]
     assert s["tpot"]["cv"]["median_abs_error"] <= 0.25
     assert s["ttft"]["cv"]["median_abs_error"] <= 0.25
+
+
+def test_the_array_search_scores_each_option_as_serve_does_alone(cli) -> None:
+    """The ranking scores every offering x tp x precision in one array call; each ranked
+    option must match `advisor serve` run on that option by itself."""
+    base = ["serve", "--model", "llama-3-8b", "--rate", "5"]
+    ranked = json.loads(cli(*base, "--ttft-slo", "500ms", "--tpot-slo", "40ms", "--json").out)
+    assert ranked["scored"] > 100
+    for o in ranked["options"][:4:3]:
+        one = cli(
+            *base,
+            "--offering",
+            o["offering"],
+            "--tp",
+            str(o["tp"]),
+            "--precision",
+            o["weights"],
+            "--kv-precision",
+            o["kv_cache"],
+            "--json",
+        )
+        doc = json.loads(one.out)
+        for key in ("ttft_s", "tpot_s", "cost_per_million_output_tokens_usd"):
+            assert np.isclose(doc[key]["value"], o[key], rtol=1e-9), key
