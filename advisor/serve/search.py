@@ -135,9 +135,7 @@ def _v(x: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _option(
-    hw: Hardware, price: float | None, sp: Any, sc: Any, i: int, n: int
-) -> dict[str, Any]:
+def _option(hw: Hardware, price: float | None, sp: Any, sc: Any, i: int, n: int) -> dict[str, Any]:
     pt = sc.point
 
     def at(x: Any) -> Any:
