@@ -61,3 +61,23 @@ def test_benchmarks_run_tiny_and_validate_serving_cli(cli, tmp_path: Path) -> No
     assert "predicted against measured tokens/s" in r.out
     saved = json.loads(sv_out.read_text())
     assert {c["phase"] for c in saved["checks"]} == {"prefill", "decode"}
+
+
+def test_a_prefill_batch_reads_the_weights_once_and_decode_counts_the_loops_kv_copies() -> None:
+    """Prompts of a batch share one forward pass (the weights once), so batch 4 runs more
+    tokens/s than batch 1; decode's KV traffic is KV_PASSES x the cache (torch.cat copies it)."""
+
+    cat, prof = load_catalog(), profile()
+    one = sv.predict(_row("prefill", 1, 0.01), cat, prof)
+    four = sv.predict(_row("prefill", 4, 0.01), cat, prof)
+    assert four > one
+    dec = _row("decode", 16, 0.01)
+    long = dec.model_copy(update={"context": 512})
+    drop = sv.predict(dec, cat, prof) / sv.predict(long, cat, prof)
+    old = sv.KV_PASSES
+    try:
+        sv.KV_PASSES = 1.0
+        drop_one_pass = sv.predict(dec, cat, prof) / sv.predict(long, cat, prof)
+    finally:
+        sv.KV_PASSES = old
+    assert drop > drop_one_pass > 1.0

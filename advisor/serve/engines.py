@@ -22,6 +22,13 @@ class Engine(Strict):
     kv_fraction: Figure
     max_seqs: Figure | None = None
     max_batched_tokens: Figure
+    # Decode steps scheduled at once (vLLM --num-scheduler-steps); a new prompt waits
+    # for the group in progress.
+    scheduler_steps: Figure | None = None
+    # An engine sourced only relative to another: its step takes `step_ratio` times
+    # the other's (same fitted factors).
+    relative_to: str | None = None
+    step_ratio: Figure | None = None
 
 
 class EngineFile(Strict):

@@ -53,6 +53,7 @@ def configs(
         f.get("step_overhead_s", 0.0),
         f.get("seq_overhead_s", 0.0),
         f.get("a_pre", 1.0),
+        eng.step_ratio.value if eng.step_ratio else 1.0,
     )
     return Configs(
         BYTES[s.weight_precision],
@@ -66,6 +67,7 @@ def configs(
         rates,
         f["a_ttft"],
         price if price is not None else math.nan,
+        eng.scheduler_steps.value if eng.scheduler_steps else 1.0,
     )
 
 

@@ -111,18 +111,21 @@ def _predict(
     sd = serve_device(cat, hw, s.weight_precision, s.kv)
     base = configs(sd, s, hw, eng, None)
     r = base.rates
-    rates = Rates(r.bandwidth, r.flops, r.bus_bandwidth, r.latency, a_mem, a_cmp, t0, tseq, a_pre)
+    rates = Rates(
+        r.bandwidth, r.flops, r.bus_bandwidth, r.latency, a_mem, a_cmp, t0, tseq, a_pre, r.slowdown
+    )
     c = base.__class__(**{**base.__dict__, "rates": rates, "a_ttft": 1.0})
     counts = count_params(spec)
+    seqs = None if row.static else (eng.max_seqs.value if eng.max_seqs else cap)
     sc = score(
         spec,
         counts,
         c,
         s.input_len,
         s.output_len,
-        s.mode,
+        row.mode,
         row.load,
-        eng.max_seqs.value if eng.max_seqs else cap,
+        seqs,
         eng.max_batched_tokens.value,
     )
     # Napkin: decode at the spec memory bandwidth, one read of the weights per step.
@@ -174,12 +177,17 @@ def _log_err(pred: np.ndarray, meas: float) -> np.ndarray:
 
 
 def fit_on(
-    rows: list[ServeRow], preds: dict[str, Any], ttft_pool: list[ServeRow] | None = None
+    rows: list[ServeRow],
+    preds: dict[str, Any],
+    ttft_pool: list[ServeRow] | None = None,
+    host: bool = True,
 ) -> dict[str, Any]:
     """Grid point minimising mean |log error| of throughput and TPOT; then a_ttft, on
-    these rows' TTFTs, or the pool's (every engine's) where they are fewer than MIN_ROWS."""
+    these rows' TTFTs, or the pool's (every engine's) where they are fewer than MIN_ROWS.
+    host False: no host time per step or per sequence (an engine fitted on other
+    engines' rows: their schedulers' host time is theirs, not this engine's)."""
     a, c, pr, t, q, k = _grid()
-    loss = np.zeros_like(a)
+    loss = np.where(host | ((t == 0) & (q == 0)), 0.0, np.inf)
     n = 0
     for m in ("throughput", "tpot"):  # each metric weighs the same, however many rows
         part = [(r, measured(r, m)) for r in rows if measured(r, m) is not None]
@@ -217,10 +225,17 @@ def fit_on(
     }
 
 
+def fit_group(engine: str) -> str:
+    """The engine whose rows fit this one's factors: itself, or the engine it is sourced
+    relative to (vLLM 0.5: vLLM 0.6 times the step ratio)."""
+    return find_engine(engine).relative_to or engine
+
+
 def _train(rows: tuple[ServeRow, ...], engine: str, source: str | None) -> tuple[list, str]:
-    """The engine's rows from other sources, else every engine's."""
+    """The engine's rows (or its base engine's) from other sources, else every engine's."""
+    engine = fit_group(engine)
     other = [r for r in rows if r.source != source]
-    own = [r for r in other if r.engine == engine]
+    own = [r for r in other if fit_group(r.engine) == engine]
     if sum(measured(r, m) is not None for r in own for m in ("throughput", "tpot")) >= MIN_ROWS:
         return own, engine
     return other, "all"
@@ -235,7 +250,7 @@ def cross_validate() -> dict[str, Any]:
         if key not in fits:
             train, group = _train(rows, row.engine, row.source)
             pool = [r for r in rows if r.source != row.source]
-            fits[key] = (fit_on(train, preds, pool), group)
+            fits[key] = (fit_on(train, preds, pool, host=group != "all"), group)
         f, group = fits[key]
         p = preds[row.id]
         for m in METRICS:

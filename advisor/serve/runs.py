@@ -36,13 +36,15 @@ class ServeRow(BaseModel):
     tp: int
     input_len: int
     output_len: int
-    mode: str  # offline, concurrency, rate
+    mode: str  # offline, burst (load = requests sent at once), concurrency, rate
     load: float | None
     throughput: float | None  # output tokens/s of all devices
     ttft_s: float | None
     tpot_s: float | None
     memory_bytes: float | None  # peak memory at batch 1 (litgpt/torchtune)
     lengths_assumed: bool
+    requests: int | None = None  # requests the benchmark sent, where it says
+    static: bool = False  # a static batch the benchmark set (the engine's cap is not in it)
 
 
 @functools.lru_cache(maxsize=1)
@@ -74,10 +76,26 @@ def _mode(raw: dict[str, str]) -> tuple[str, float | None]:
     m = re.search(r"online: (\d+) req/s", text)
     if m:
         return "rate", float(m.group(1))
-    m = re.match(r"^(\d+)( \(static batch\))?$", text.strip())
+    m = re.match(r"^(\d+) \(static batch\)$", text.strip())
+    if m:  # a static batch is a burst of that many, all run together (no in-flight cap)
+        return "burst", float(m.group(1))
+    m = re.match(r"^(\d+)$", text.strip())
     if m:
         return "concurrency", float(m.group(1))
     return "offline", None
+
+
+def _requests(raw: dict[str, str]) -> int | None:
+    """How many requests the benchmark sent ('all 3000 requests queued', 'num-prompts
+    5000', '5000 prompts', 'with 500 requests'): an offline burst of N requests runs at
+    most N sequences at once, whatever the memory holds."""
+    text = raw["batch_or_concurrency"] + " " + raw["source"]
+    pats = (r"all (\d+) requests", r"num-prompts (\d+)", r"(\d+) prompts", r"with (\d+) requests")
+    for pat in pats:
+        m = re.search(pat, text)
+        if m:
+            return int(m.group(1))
+    return None
 
 
 def _lengths(raw: dict[str, str]) -> tuple[int, int, bool]:
@@ -128,8 +146,11 @@ def parse_row(raw: dict[str, str]) -> ServeRow | str:
     tpot = _num(raw["tpot_ms"])
     if raw["derived"].startswith("tpot_ms = 1000"):
         tpot = None  # derived from the throughput: the same measurement, counted once
-    if mode == "offline" and ttft is not None:
-        ttft = None  # includes the queue of every request sent at once: not modelled
+    requests = _requests(raw)
+    if mode == "offline" and requests is not None:
+        mode, load = "burst", float(requests)  # N requests at once: TTFT holds their queue
+    elif mode == "offline" and ttft is not None:
+        ttft = None  # includes the queue of an unstated number of requests: not modelled
     mem = _num(raw["mem_gb"])
     return ServeRow(
         id=rid,
@@ -151,6 +172,8 @@ def parse_row(raw: dict[str, str]) -> ServeRow | str:
         tpot_s=tpot / 1e3 if tpot is not None else None,
         memory_bytes=mem * 1e9 if mem is not None else None,
         lengths_assumed=assumed,
+        requests=requests,
+        static="static batch" in raw["batch_or_concurrency"],
     )
 
 

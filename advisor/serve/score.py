@@ -30,6 +30,7 @@ class Configs:
     rates: Rates
     a_ttft: Any = 1.0
     price_per_hour: Any = np.nan  # all devices together
+    sched_steps: Any = 1.0  # decode steps scheduled at once (vLLM multi-step)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def score(
 
     pre = prefill_time(counts, spec, input_len, w_all, tp, tp, c.rates)
     per_replica = None if load is None else load / replicas
-    pt = solve(mode, per_replica, mb, output_len, step, pre, c.a_ttft)
+    pt = solve(mode, per_replica, mb, output_len, step, pre, c.a_ttft, c.sched_steps)
     out_tps = pt.output_tokens_per_s * replicas
     tps = out_tps * (input_len + output_len) / output_len
     hourly = np.asarray(c.price_per_hour, dtype=float)

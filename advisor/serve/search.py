@@ -4,6 +4,7 @@ output tokens among the options that meet the SLOs (or the closest when none doe
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,8 @@ from advisor.serve.engines import find_engine
 from advisor.serve.estimate import check_layout, configs, seq_cap
 from advisor.serve.hardware import serve_device
 from advisor.serve.request import Request
-from advisor.serve.score import score
+from advisor.serve.score import Configs, score
+from advisor.serve.time import Rates
 
 CLOSEST = 3
 
@@ -60,13 +62,28 @@ def _hardware_list(cat: Catalog, req: Request) -> list[tuple[Hardware, float | N
     return out
 
 
+def stack(cs: list[Configs]) -> Configs:
+    """Many scalar configurations as one whose fields are arrays (one element each)."""
+    rates = Rates(
+        *(np.array([getattr(c.rates, f.name) for c in cs], dtype=float) for f in fields(Rates))
+    )
+    cols = {
+        f.name: np.array([getattr(c, f.name) for c in cs], dtype=float)
+        for f in fields(Configs)
+        if f.name != "rates"
+    }
+    return Configs(**cols, rates=rates)
+
+
 def search(cat: Catalog, spec: ModelSpec, req: Request) -> dict[str, Any]:
+    """Every offering x tp x precision as one array of configurations, scored at once."""
     assert req.search is not None
     s = req.search
     eng = find_engine(req.spec.engine)
     counts = count_params(spec)
-    options: list[dict[str, Any]] = []
     left_out: dict[str, int] = {}
+    cands: list[tuple[Hardware, float | None, Any]] = []
+    cs: list[Configs] = []
     for hw, price in _hardware_list(cat, req):
         tps = s.tps or tuple(t for t in range(1, hw.devices_per_node + 1) if hw.devices % t == 0)
         peaks = hw.accelerator.peak_tflops
@@ -88,24 +105,28 @@ def search(cat: Catalog, spec: ModelSpec, req: Request) -> dict[str, Any]:
                     check_layout(spec, sp, hw.devices, hw.devices_per_node)
                 except UsageError:
                     continue
-                c = configs(sd, sp, hw, eng, price)
-                sc = score(
-                    spec,
-                    counts,
-                    c,
-                    sp.input_len,
-                    sp.output_len,
-                    sp.mode,
-                    sp.concurrency if sp.mode == "concurrency" else sp.rate,
-                    seq_cap(eng),
-                    eng.max_batched_tokens.value,
-                )
-                if not bool(sc.fits):
-                    left_out["does not fit in memory"] = (
-                        left_out.get("does not fit in memory", 0) + 1
-                    )
-                    continue
-                options.append(_option(hw, price, sp, sc))
+                cands.append((hw, price, sp))
+                cs.append(configs(sd, sp, hw, eng, price))
+    options: list[dict[str, Any]] = []
+    if cs:
+        sp = req.spec
+        sc = score(
+            spec,
+            counts,
+            stack(cs),
+            sp.input_len,
+            sp.output_len,
+            sp.mode,
+            sp.concurrency if sp.mode == "concurrency" else sp.rate,
+            seq_cap(eng),
+            eng.max_batched_tokens.value,
+        )
+        fits = np.broadcast_to(np.asarray(sc.fits), (len(cs),))
+        for i, (hw, price, sp_i) in enumerate(cands):
+            if not fits[i]:
+                left_out["does not fit in memory"] = left_out.get("does not fit in memory", 0) + 1
+                continue
+            options.append(_option(hw, price, sp_i, sc, i, len(cs)))
     return rank(options, req, left_out, spec)
 
 
@@ -114,8 +135,12 @@ def _v(x: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _option(hw: Hardware, price: float | None, sp: Any, sc: Any) -> dict[str, Any]:
+def _option(hw: Hardware, price: float | None, sp: Any, sc: Any, i: int, n: int) -> dict[str, Any]:
     pt = sc.point
+
+    def at(x: Any) -> Any:
+        return np.broadcast_to(np.asarray(x), (n,))[i]
+
     return {
         "offering": hw.offering.id if hw.offering else None,
         "provider": hw.offering.provider if hw.offering else None,
@@ -123,18 +148,18 @@ def _option(hw: Hardware, price: float | None, sp: Any, sc: Any) -> dict[str, An
         "devices": hw.devices,
         "nodes": hw.nodes,
         "tp": sp.tp,
-        "replicas": int(sc.replicas),
+        "replicas": int(at(sc.replicas)),
         "weights": sp.weight_precision,
         "kv_cache": sp.kv,
-        "max_batch": int(sc.max_batch),
-        "batch": float(pt.batch),
-        "saturated": bool(pt.saturated),
-        "ttft_s": _v(pt.ttft),
-        "tpot_s": _v(pt.tpot),
-        "output_tokens_per_s": float(sc.output_tokens_per_s),
+        "max_batch": int(at(sc.max_batch)),
+        "batch": float(at(pt.batch)),
+        "saturated": bool(at(pt.saturated)),
+        "ttft_s": _v(at(pt.ttft)),
+        "tpot_s": _v(at(pt.tpot)),
+        "output_tokens_per_s": float(at(sc.output_tokens_per_s)),
         "price_per_hour_usd": price,
-        "cost_per_million_output_tokens_usd": _v(sc.cost_per_million_output),
-        "cost_per_million_input_tokens_usd": _v(sc.cost_per_million_input),
+        "cost_per_million_output_tokens_usd": _v(at(sc.cost_per_million_output)),
+        "cost_per_million_input_tokens_usd": _v(at(sc.cost_per_million_input)),
     }
 
 

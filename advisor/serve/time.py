@@ -2,16 +2,19 @@
 
 A step of continuous batching (Yu et al., Orca, OSDI 2022; Kwon et al. 2023) runs one
 decode token for each of B sequences plus, in steady state, the prompt tokens of the
-B/output_len requests that join per step (chunked prefill). Its time is the roofline
-of the two resources, each scaled by the engine's fitted factor, plus the exposed
-tensor-parallel all-reduces:
+B/output_len requests that join per step (chunked prefill). A step runs two kinds of
+kernel one after the other, each bound by its own roofline (Williams et al. 2009), so
+their times add rather than hide one under the other: the linear layers (read the
+weights once for the batch, 2 x weights FLOPs per token) and attention (read the batch's
+KV cache, 4 x layers x heads x head_dim x context FLOPs per token; causal prompts see
+half their length on average). Each roofline is scaled by the engine's fitted factor,
+plus the exposed tensor-parallel all-reduces:
 
-    t_step = max(a_mem * bytes / (bw * e_mem), (a_cmp * flops_dec + a_pre * flops_pre)
-                 / (peak * e_mm)) + t_tp + t_0 + t_seq * B
+    t_step = max(a_mem * W / bw, (a_cmp * F_dec + a_pre * F_pre) / peak)
+           + max(a_mem * KV / bw, (a_cmp * A_dec + a_pre * A_pre) / peak)
+           + t_tp + t_0 + t_seq * B
 
-bytes = the weights (once per step, shared by the batch) + the KV cache of the batch;
-flops = 2 x matmul weights per token + attention (4 x layers x heads x head_dim x
-context per token; causal prompts see half their length on average); t_0 and t_seq
+(bw and peak are the microbenchmarked achieved rates); t_0 and t_seq
 the engine's host time per step and per sequence in it (scheduler, sampler: what keeps
 vLLM 0.5.4 at 64 ms per token for 194 sequences of Llama 8B on an H100), fitted with
 a_mem, a_cmp and a_pre (prompt FLOPs run at another
@@ -43,6 +46,7 @@ class Rates:
     step_overhead: Any = 0.0  # s per engine step (launches, synchronisation), fitted
     seq_overhead: Any = 0.0  # s per sequence per step (host-side scheduling, sampling), fitted
     a_pre: Any = 1.0  # compute factor of prompt (prefill) FLOPs
+    slowdown: Any = 1.0  # whole-step factor of an engine sourced relative to another
 
 
 def moe_read_fraction(spec: ModelSpec, batch: Any) -> Any:
@@ -110,14 +114,23 @@ def step_time(
     out = np.asarray(output_len, dtype=float)
     ctx = inp + out / 2.0
     prompt_tokens = b * inp / out
-    dec_flops = 2.0 * counts.matmul_active * b + attention_flops(spec, b, ctx)
-    pre_flops = b / out * prefill_flops(counts, spec, inp)
-    nbytes = weights_read(counts, spec, wdev, b) + b * ctx * kv_tok_dev
-    t_mem = r.a_mem * nbytes / r.bandwidth
-    t_dec = r.a_cmp * dec_flops / devices / r.flops
-    t_pre = r.a_pre * pre_flops / devices / r.flops
+    # Linear layers: the weights once per step, 2 FLOPs per weight per token.
+    lin_dec = 2.0 * counts.matmul_active * b
+    lin_pre = b / out * 2.0 * counts.matmul_active * inp
+    w_mem = r.a_mem * weights_read(counts, spec, wdev, b) / r.bandwidth
+    w_dec = r.a_cmp * lin_dec / devices / r.flops
+    w_pre = r.a_pre * lin_pre / devices / r.flops
+    # Attention: each decode token reads its sequence's KV cache; prompts are compute.
+    att_mem = r.a_mem * b * ctx * kv_tok_dev / r.bandwidth
+    att_dec = r.a_cmp * attention_flops(spec, b, ctx) / devices / r.flops
+    att_pre = r.a_pre * attention_flops(spec, b / out * inp, inp / 2.0) / devices / r.flops
+    t_lin = np.maximum(w_mem, w_dec + w_pre)
+    t_att = np.maximum(att_mem, att_dec + att_pre)
     comm = tp_allreduce_time(spec, b + prompt_tokens, tp, r)
-    t = np.maximum(t_mem, t_dec + t_pre) + comm + r.step_overhead + r.seq_overhead * b
+    t = (t_lin + t_att + comm + r.step_overhead + r.seq_overhead * b) * r.slowdown
+    t_mem = w_mem + att_mem
+    t_pre = w_pre + att_pre
+    t_dec = w_dec + att_dec
     return Step(t, t_mem, t_dec + t_pre, t_pre, comm)
 
 
@@ -127,7 +140,8 @@ def prefill_time(
     """One prompt alone: its FLOPs or one read of the weights, whichever is slower."""
     t_mem = r.a_mem * wdev / r.bandwidth
     t_cmp = r.a_pre * prefill_flops(counts, spec, input_len) / devices / r.flops
-    return np.maximum(t_mem, t_cmp) + tp_allreduce_time(spec, input_len, tp, r) + r.step_overhead
+    t = np.maximum(t_mem, t_cmp) + tp_allreduce_time(spec, input_len, tp, r) + r.step_overhead
+    return t * r.slowdown
 
 
 def queue_wait(rho: Any, service: Any) -> Any:
@@ -149,7 +163,12 @@ def decode_time(
     """One decode step of `batch` sequences at a fixed `context` (no prompts beside it):
     what `advisor bench`'s decode benchmark times."""
     b = np.asarray(batch, dtype=float)
-    nbytes = weights_read(counts, spec, wdev, b) + b * np.asarray(context) * kv_tok_dev
-    flops = 2.0 * counts.matmul_active * b + attention_flops(spec, b, context)
-    t = np.maximum(r.a_mem * nbytes / r.bandwidth, r.a_cmp * flops / devices / r.flops)
-    return t + r.step_overhead + r.seq_overhead * b
+    lin = np.maximum(
+        r.a_mem * weights_read(counts, spec, wdev, b) / r.bandwidth,
+        r.a_cmp * 2.0 * counts.matmul_active * b / devices / r.flops,
+    )
+    att = np.maximum(
+        r.a_mem * b * np.asarray(context) * kv_tok_dev / r.bandwidth,
+        r.a_cmp * attention_flops(spec, b, context) / devices / r.flops,
+    )
+    return (lin + att + r.step_overhead + r.seq_overhead * b) * r.slowdown

@@ -20,12 +20,13 @@ from advisor.catalog.schema import DeviceProfile
 from advisor.model.device import device_model
 from advisor.model.params import count_params
 from advisor.serve.memory import kv_bytes_per_token
-from advisor.serve.time import Rates, decode_time, prefill_time
+from advisor.serve.time import Rates, decode_time, prefill_flops
 
 # Two norms, QKV, attention, output projection, MLP up, activation, MLP down, two adds.
 KERNELS_PER_LAYER = 10
 BYTES = {"fp32": 4.0, "bf16": 2.0}
 TOLERANCE = 0.5  # |error| that passes: a plain torch loop, no engine
+KV_PASSES = 3.0  # torch.cat reads the cache and writes it anew, then attention reads it
 
 
 class ServingCheck(BaseModel):
@@ -39,8 +40,26 @@ class ServingCheck(BaseModel):
     error: float
 
 
+def vector_time(dev: Any, spec: Any, dtype: str, tokens: int) -> float:
+    """The step's elementwise kernels at the profile's measured rates (elements/s), where
+    measured: two layer norms (2 x hidden) and the MLP activation (ffn) per token per layer."""
+    t = 0.0
+    for vclass, elements in (("norm", 2 * spec.hidden), ("activation", spec.ffn)):
+        rate = dev.vector_rate(vclass, dtype)
+        if rate:
+            t += tokens * spec.layers * elements / rate
+    return t
+
+
 def predict(row: Any, catalog: Catalog, profile: DeviceProfile) -> float:
-    """Predicted tokens/s of one GenerateRow (advisor/benchmarks/results.py)."""
+    """Predicted tokens/s of one GenerateRow (advisor/benchmarks/results.py).
+
+    The serving model's decode and prefill formulas, with the profile's efficiencies read
+    at the sizes this loop's kernels have (a decode matmul of a few rows runs far below
+    the largest matmul's efficiency; the weights and the batch's KV cache stream at the
+    bandwidth measured for a buffer of their total size), and the loop's own KV
+    traffic: it re-concatenates the cache every step (advisor/benchmarks/generate.py),
+    reading and writing it before attention reads it: 3 x the cache's bytes."""
     from advisor.validate import hardware, model_spec
 
     spec = model_spec(row.model)
@@ -51,17 +70,22 @@ def predict(row: Any, catalog: Catalog, profile: DeviceProfile) -> float:
     wdev = counts.total * BYTES[dtype]
     kv = kv_bytes_per_token(spec, BYTES[dtype])
     launches = (KERNELS_PER_LAYER * spec.layers + 3) * dev.kernel_overhead
-    r = Rates(
-        dev.memory_bandwidth * dev.memory_efficiency.max_efficiency,
-        dev.peak(dtype) * dev.matmul_efficiency(dtype).max_efficiency,
-        0.0,
-        0.0,
-        step_overhead=launches,
-    )
+    tokens = row.batch * (row.prompt_len if row.phase == "prefill" else 1)
+    # The largest matmul of a step (MLP up: tokens x hidden x ffn) sets its efficiency.
+    e_mm = float(dev.matmul_efficiency(dtype)(2.0 * tokens * spec.hidden * spec.ffn))
+    launches += vector_time(dev, spec, dtype, tokens)
+    r = Rates(dev.memory_bandwidth, dev.peak(dtype) * e_mm, 0.0, 0.0, step_overhead=launches)
     if row.phase == "decode":
-        t = decode_time(counts, spec, row.batch, row.context, wdev, kv, 1, r)
+        # Steps repeat over the weights and every layer's cache: that working set, not one
+        # kernel's buffer, decides which cache level (and bandwidth) serves them.
+        traffic = wdev + KV_PASSES * row.batch * row.context * kv
+        e = float(dev.memory_efficiency(traffic))
+        t = decode_time(counts, spec, row.batch, row.context, wdev / e, KV_PASSES * kv / e, 1, r)
     else:
-        t = row.batch * prefill_time(counts, spec, row.prompt_len, wdev, 1, 1, r)
+        e_w = float(dev.memory_efficiency(wdev))
+        # The batch's prompts in one forward pass: the weights once, every prompt's FLOPs.
+        flops = row.batch * prefill_flops(counts, spec, row.prompt_len)
+        t = np.maximum(wdev / e_w / r.bandwidth, flops / r.flops) + launches
     return float(row.tokens / np.asarray(t))
 
 
