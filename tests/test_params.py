@@ -13,9 +13,11 @@ from advisor.model.presets import (
     from_hf_config,
     from_params,
     preset,
-    preset_names,
+    preset_entries,
     published_params,
 )
+
+NAMED = "the model's name"
 
 DATA = Path(__file__).parent / "data"
 
@@ -42,10 +44,18 @@ def test_exact_parameter_counts(name: str, expected: int) -> None:
 
 
 def test_every_preset_is_close_to_its_published_size() -> None:
-    # GPT-3 and LLaMA-1 tables print rounded sizes; shapes must land within 2%.
-    for name in preset_names():
+    # GPT-3 and LLaMA-1 tables print rounded sizes; shapes must land within 2%. Sizes taken
+    # from a model's name (Qwen2.5-7B counts 7.6B) are checked by truncation in
+    # tests/test_presets_2026.py; a preset with no published size has none to meet.
+    checked = 0
+    for e in preset_entries():
+        name = e.spec.name
+        if published_params(name) is None or (e.published_source or "").startswith(NAMED):
+            continue
         n = count_params(preset(name)).total
         assert abs(n / published_params(name) - 1) < 0.02, name
+        checked += 1
+    assert checked >= 30
 
 
 def test_moe_active_parameters_count_top_k_experts() -> None:

@@ -41,7 +41,7 @@ def test_readme_example_runs(cli, args: list[str], tmp_path: Path, monkeypatch) 
     files = {
         "path/to/config.json": str(ROOT / "tests" / "data" / "llama-2-7b-config.json"),
         "path/to/gemma-3/config.json": str(
-            ROOT / "tests" / "data" / "hf" / "gemma-3-4b-config.json"
+            ROOT / "tests" / "data" / "hf" / "gemma3-multimodal-synthetic-config.json"
         ),
         "my-prices.yaml": str(tmp_path / "my-prices.yaml"),
         "catalogs/v8/aws/vms.csv": str(ROOT / "tests" / "data" / "skypilot" / "aws" / "vms.csv"),

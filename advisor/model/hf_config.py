@@ -1,11 +1,13 @@
 """A ModelSpec from a Hugging Face config.json: the one entry point, `from_hf_config`.
 
+Mixture-of-experts and MLA families (Qwen3-MoE, DeepSeek-V3 with its MLA ranks, shared
+experts and dense first layers, gpt-oss) are read by advisor/model/hf_moe.py. For the others,
 `family` names the config's family (model_type, checked against `architectures`) and
 refuses what no reader models, naming the fields that would be ignored: read as Llama, a
-config with MLA attention and 256 routed experts gives 38.6B of DeepSeek-V3's 671B
-parameters. A supported family that carries a field which changes the shape and is not
-modelled (MLA ranks, shared experts, ...) is refused the same way. `READERS` maps each
-family to the function that reads its shape (dense families: advisor/model/hf_dense.py).
+config with MLA attention and 256 routed experts would give 38.6B of DeepSeek-V3's 671B
+parameters. A family whose reader does not read a shape field it carries (MLA ranks or
+shared experts in a Llama file, ...) is refused the same way. `READERS` maps each family
+to the function that reads its shape (dense families: advisor/model/hf_dense.py).
 
 The training context is not `max_position_embeddings` (what the model can take:
 131,072 for Qwen2-0.5B) but min(that, HF_DEFAULT_SEQ_LEN), said in the notes.

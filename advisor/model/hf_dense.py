@@ -11,8 +11,10 @@ Field names and per-family differences as in huggingface/transformers configurat
   per-head q/k norms and nests the text model under `text_config` in multimodal files.
 - GPT-2 and GPT-NeoX: LayerNorm with biases, GELU MLP.
 
-A nested Gemma 3 `text_config` may leave fields to the class defaults; those come from
-advisor/data/hf_defaults.yaml and are said in the notes.
+A file may leave fields to transformers' class defaults. advisor ships only the defaults the
+shared reference states (advisor/data/hf_defaults.yaml: Gemma 3's sliding_window_pattern, Gemma
+2's sliding_window and tied embeddings), applies them and says so in the notes; any other field
+the reader needs and the file leaves out is an error naming it.
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ def need(cfg: dict[str, Any], path: Path, *keys: str, within: str = "") -> Any:
     for k in keys:
         if k in cfg and cfg[k] is not None:
             return cfg[k]
-    raise DataError(f"{path}: missing key '{within}{keys[0]}' (needed to read the model shape)")
+    raise DataError(
+        f"{path}: missing key '{within}{keys[0]}' (needed to read the model shape; "
+        "transformers' class default for it is not shipped with advisor: add it to the file)"
+    )
 
 
 def context(positions: int, seq_len: int | None) -> tuple[int, list[str]]:
@@ -184,7 +189,12 @@ def gemma(cfg: dict[str, Any], path: Path, kind: str, seq_len: int | None) -> Mo
     core = _core(text, path, within)
     positions = int(need(text, path, "max_position_embeddings", within=within))
     seq, ctx_notes = context(positions, seq_len)
-    window = int(text["sliding_window"]) if text.get("sliding_window") else None
+    # Left out, these take Gemma's class defaults, not the generic rules (kv = heads, head_dim =
+    # hidden/heads); only the defaults in hf_defaults.yaml are sourced, so the rest must be given.
+    kv_heads = int(need(text, path, "num_key_value_heads", within=within))
+    head_dim = int(need(text, path, "head_dim", within=within))
+    tied = bool(need(text, path, "tie_word_embeddings", within=within))
+    window = int(need(text, path, "sliding_window", within=within))
     local = sliding_layers(text, core["layers"], family) if window else 0
     if local and window and seq > window:
         notes.append(
@@ -192,14 +202,13 @@ def gemma(cfg: dict[str, Any], path: Path, kind: str, seq_len: int | None) -> Mo
             "attention is counted over the whole context on every layer (an upper bound)"
         )
     notes.append("gated GELU MLP (GeGLU): 3 matrices, counted as SwiGLU")
-    heads = core["heads"]
     return ModelSpec(
         **core,
-        kv_heads=int(text.get("num_key_value_heads") or heads),
-        head_dim=int(text["head_dim"]) if text.get("head_dim") else None,
+        kv_heads=kv_heads,
+        head_dim=head_dim,
         mlp="swiglu",
         seq_len=seq,
-        tied_embeddings=bool(text.get("tie_word_embeddings", True)),
+        tied_embeddings=tied,
         position="rope",
         norm="rmsnorm",
         qkv_bias=bool(text.get("attention_bias", False)),

@@ -39,7 +39,8 @@ class PresetEntry:
     """A preset's shape with what the file says about it beyond the shape."""
 
     spec: ModelSpec
-    published_params: float
+    # None where no total is sourced and the model's name prints no size (phi-3-mini-4k).
+    published_params: float | None
     published_source: str | None
     aliases: tuple[str, ...]
 
@@ -50,7 +51,8 @@ def _preset_table() -> dict[str, PresetEntry]:
     out: dict[str, PresetEntry] = {}
     for raw in data["presets"]:
         entry = dict(raw)
-        published = float(entry.pop("published_params"))
+        raw_published = entry.pop("published_params", None)
+        published = None if raw_published is None else float(raw_published)
         published_source = entry.pop("published_source", None)
         aliases = tuple(str(a).lower() for a in entry.pop("aliases", ()))
         out[entry["name"]] = PresetEntry(ModelSpec(**entry), published, published_source, aliases)
@@ -72,7 +74,7 @@ def preset_entries() -> list[PresetEntry]:
     return list(_preset_table().values())
 
 
-def published_params(name: str) -> float:
+def published_params(name: str) -> float | None:
     return _preset_table()[name].published_params
 
 
