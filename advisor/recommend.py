@@ -40,6 +40,8 @@ from advisor.estimate import (
     with_finetune,
 )
 from advisor.finetune.spec import FinetuneSpec, check_quant_support
+from advisor.goodput import GoodputSettings, wall_time
+from advisor.goodput_out import ranking_notes
 from advisor.hardware import Hardware
 from advisor.layout import DEFAULT_MEMORY_HEADROOM, batch_notes, default_batch_tokens
 from advisor.model.device import device_model
@@ -128,7 +130,7 @@ class Candidate:
     scored: Scored
     index: int
     dev: Any
-    tokens_per_s: float
+    tokens_per_s: float  # over the whole run (steady x goodput)
     time_s: float  # wall clock: provisioning + run
     cost: float
     billed_h: float
@@ -206,9 +208,11 @@ def recommend(
     finetune: FinetuneSpec | None = None,
     offload: str = "none",
     suggest: bool = True,
+    goodput: GoodputSettings | None = None,
 ) -> RecommendOut:
     """Ranked options. `offload`: CPU offload (advisor/model/offload.py). When nothing
-    fits in memory and `suggest`, the output says what would (advisor/what_fits.py)."""
+    fits in memory and `suggest`, the output says what would (advisor/what_fits.py).
+    Time and cost are the whole run's (`goodput`, advisor/goodput.py)."""
     call = {k: v for k, v in locals().items() if k not in ("spec", "training", "catalog")}
     started = time.perf_counter()
     stack = stack or resolve(catalog, None)
@@ -302,7 +306,8 @@ def recommend(
             if j is None:
                 continue
             tps = float(scored.tokens_per_s[j])
-            t = tokens / tps
+            t = tokens / tps  # steady state; each offering's whole run below
+            step = float(scored.step_time[j])
             for o in members:
                 price = o.price_per_hour(pricing)
                 assert price is not None
@@ -315,15 +320,18 @@ def recommend(
                     short_host.setdefault(o.id, []).append((n, need))
                     continue
                 hw = Hardware(acc, d, per_node, o, prof, bw, None, terms)
-                run_h = t / 3600
+                run_s, spares = wall_time(goodput, hw, pricing, counts.total, t, step)
+                run_h, wtps = run_s / 3600, tokens / run_s
                 if o.kind == "onprem":
                     own = ownership(catalog, o, n, run_h, pricing, owned)
-                    c = Candidate(o, n, hw, scored, int(j), dev, tps, t, own.cost_usd, run_h, own)
+                    c = Candidate(
+                        o, n, hw, scored, int(j), dev, wtps, run_s, own.cost_usd, run_h, own
+                    )
                 else:
                     billed = billed_hours(run_h, terms)
                     wall = wall_hours(run_h, terms) * 3600
-                    cost = price * n * billed
-                    c = Candidate(o, n, hw, scored, int(j), dev, tps, wall, cost, billed)
+                    cost = price * n * billed * spares
+                    c = Candidate(o, n, hw, scored, int(j), dev, wtps, wall, cost, billed)
                 candidates.append(c)
     elapsed = time.perf_counter() - started
     horizon = horizon_s(max_days, deadline_s)
@@ -411,6 +419,7 @@ def recommend(
             asked,
             convs.get(c.hw.accelerator.id),
             finetune,
+            goodput,
         )
         for r, c in enumerate(ok[:top])
     ]
@@ -444,6 +453,7 @@ def recommend(
         if single
         else []
     )
+    notes += ranking_notes(goodput, pricing)
     notes += [
         f"the global batch ({batch:,.0f} tokens, {batch / spec.seq_len:,.0f} sequences) limits "
         f"scale: no layout of {a} on {d:,} devices or more keeps a micro-step of every "
@@ -484,9 +494,21 @@ def _option(
     asked: tuple[float, bool],
     stack: StackConventions | None = None,
     finetune: FinetuneSpec | None = None,
+    goodput: GoodputSettings | None = None,
 ) -> Option:
     est = describe(
-        spec, training, c.hw, c.dev, c.scored, c.index, tokens, pricing, grid, stack, finetune
+        spec,
+        training,
+        c.hw,
+        c.dev,
+        c.scored,
+        c.index,
+        tokens,
+        pricing,
+        grid,
+        stack,
+        finetune,
+        goodput,
     )
     est = with_finetune(est, spec, finetune)
     used = est.global_batch_tokens

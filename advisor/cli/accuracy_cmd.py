@@ -17,6 +17,7 @@ def accuracy(catalog: CatalogOpt = None, json_out: JsonOpt = False) -> None:
     then the published fine-tuning rows (peak memory and throughput, unfitted)."""
     from advisor.crossval import base_predictions, cross_validate, shrink_weight, summary
     from advisor.finetune_accuracy import finetune_document
+    from advisor.goodput_accuracy import whole_run_document
 
     catalog_from(catalog)  # a bad --catalog is still reported
     preds, skipped = base_predictions()
@@ -40,10 +41,14 @@ def accuracy(catalog: CatalogOpt = None, json_out: JsonOpt = False) -> None:
                 "not_checked": skipped,
                 "not_checked_reasons": reasons,
                 "finetune": finetune_document(),
+                "whole_run_wall": whole_run_document(rows),
             }
         )
         return
     _print(rows, stats, skipped, reasons)
+    from advisor.cli.accuracy_goodput import print_whole_run
+
+    print_whole_run(whole_run_document(rows))
     from advisor.cli.accuracy_finetune import print_finetune
 
     print_finetune(finetune_document())

@@ -33,6 +33,16 @@ from advisor.cli.finetune_opts import (
     parse_offload,
     tokens_total,
 )
+from advisor.cli.goodput_opts import (
+    AsyncCheckpointOpt,
+    CheckpointIntervalOpt,
+    CheckpointStorageOpt,
+    EvalFractionOpt,
+    GoodputOpt,
+    NodeMtbfOpt,
+    SpotInterruptionsOpt,
+    goodput_from,
+)
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, PRICINGS
 from advisor.errors import unknown
 from advisor.layout import LayoutChoice
@@ -160,6 +170,13 @@ def estimate(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 when the plan does not fit in memory.")
     ] = False,
+    goodput: GoodputOpt = "on",
+    checkpoint_storage: CheckpointStorageOpt = None,
+    checkpoint_interval: CheckpointIntervalOpt = None,
+    node_mtbf: NodeMtbfOpt = None,
+    async_checkpoint: AsyncCheckpointOpt = False,
+    eval_fraction: EvalFractionOpt = None,
+    spot_interruptions: SpotInterruptionsOpt = None,
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -199,6 +216,16 @@ def estimate(
         convention=_choice(convention, "convention", CONVENTIONS),  # type: ignore[arg-type]
     )
     cat = catalog_from(catalog)
+    whole = goodput_from(
+        cat,
+        goodput,
+        checkpoint_storage,
+        checkpoint_interval,
+        node_mtbf,
+        async_checkpoint,
+        eval_fraction,
+        spot_interruptions,
+    )
     conv = resolve_stack(cat, stack, flash_attention, dp_overlap)
     prof = read_profile(profile) if profile is not None else None
     hw = resolve_hardware(
@@ -231,6 +258,7 @@ def estimate(
         stack=conv,
         finetune=finetune,
         offload=offload_mode,
+        goodput=whole,
     )
     if out.fits is False:
 
@@ -258,6 +286,7 @@ def estimate(
                 stack=conv,
                 finetune=finetune,
                 offload=offload,
+                goodput=whole,
             )
 
         def flag(n: int) -> str:
@@ -379,6 +408,7 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
         f"MFU {out.mfu:.1%}, HFU {out.hfu:.1%}"
         + (f" (of the {out.mfu_peak_precision} peak)" if out.mfu_peak_precision else "")
     )
+    print_goodput(c, out)
     line = (
         f"time to train {format_size(out.tokens)} tokens: {format_duration(out.time_to_train_s)}"
         f"{range_text(out, 'time_to_train_s')}, {out.device_hours:,.0f} device-hours"
@@ -399,6 +429,20 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
         c.print(f"energy {out.energy_kwh:,.0f} kWh, {out.emissions_kg_co2e:,.0f} kg CO2e")
     for a in out.assumptions:
         c.print(f"[dim]assumes: {a}[/]")
+
+
+def print_goodput(c: Any, out: Any) -> None:
+    """The whole run in one line: goodput and where the wall time goes."""
+    g = out.goodput
+    if g is None or not g.enabled:
+        return
+    lost = ", ".join(
+        f"{k} {format_duration(v)}" for k, v in g.parts_s.items() if v >= 0.0005 * g.wall_s
+    )
+    c.print(
+        f"goodput {g.fraction:.1%}: {out.wall_tokens_per_s_per_device:,.0f} tokens/s per device "
+        f"over the whole run; steady {format_duration(g.productive_s)} + lost {lost}"
+    )
 
 
 def range_text(out: Any, key: str) -> str:

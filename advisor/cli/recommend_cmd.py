@@ -37,6 +37,16 @@ from advisor.cli.finetune_opts import (
     parse_offload,
     tokens_total,
 )
+from advisor.cli.goodput_opts import (
+    AsyncCheckpointOpt,
+    CheckpointIntervalOpt,
+    CheckpointStorageOpt,
+    EvalFractionOpt,
+    GoodputOpt,
+    NodeMtbfOpt,
+    SpotInterruptionsOpt,
+    goodput_from,
+)
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, PRICINGS
 from advisor.errors import AdvisorError, UsageError, unknown
 from advisor.finetune.spec import FinetuneSpec
@@ -125,6 +135,7 @@ def recommend_request(
     tokens_per_epoch: str | None = None,
     epochs: float | None = None,
     offload: str = "none",
+    goodput: dict[str, Any] | None = None,
 ) -> RecommendRequest:
     """Turn the command-line options (shared by `recommend` and `report`) into arguments."""
     from advisor.stacks import resolve as resolve_stack
@@ -166,6 +177,7 @@ def recommend_request(
         "memory_headroom": memory_headroom,
         "stack": resolve_stack(cat, stack, flash_attention, dp_overlap),
     }
+    kwargs["goodput"] = goodput_from(cat, **(goodput or {}))
     if finetune is not None:
         kwargs["finetune"] = finetune
     if parse_offload(offload) != "none":
@@ -221,6 +233,13 @@ def recommend(
     stack: StackOpt = "auto",
     flash_attention: FlashAttentionOpt = None,
     dp_overlap: DpOverlapOpt = None,
+    goodput: GoodputOpt = "on",
+    checkpoint_storage: CheckpointStorageOpt = None,
+    checkpoint_interval: CheckpointIntervalOpt = None,
+    node_mtbf: NodeMtbfOpt = None,
+    async_checkpoint: AsyncCheckpointOpt = False,
+    eval_fraction: EvalFractionOpt = None,
+    spot_interruptions: SpotInterruptionsOpt = None,
     csv_out: Annotated[bool, typer.Option("--csv", help="Print the options as CSV.")] = False,
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,
@@ -260,6 +279,15 @@ def recommend(
         tokens_per_epoch=tokens_per_epoch,
         epochs=epochs,
         offload=offload,
+        goodput={
+            "goodput": goodput,
+            "storage": checkpoint_storage,
+            "interval": checkpoint_interval,
+            "node_mtbf": node_mtbf,
+            "async_checkpoint": async_checkpoint,
+            "eval_fraction": eval_fraction,
+            "spot_interruptions": spot_interruptions,
+        },
     )
     out = run_recommend(req.spec, req.training, req.catalog, **req.kwargs)
     if json_out:
@@ -289,6 +317,7 @@ CSV_FIELDS = (
     "recompute",
     "mfu",
     "tokens_per_s",
+    "goodput",
     "time_to_train_s",
     "wall_time_s",
     "billed_hours",
@@ -323,6 +352,7 @@ def _row(o) -> dict[str, object]:  # type: ignore[no-untyped-def]
         "recompute": p.recompute,
         "mfu": round(o.mfu, 4),
         "tokens_per_s": round(o.tokens_per_s, 1),
+        "goodput": round(o.goodput.fraction, 4) if o.goodput else 1.0,
         "time_to_train_s": round(o.time_to_train_s, 1),
         "wall_time_s": round(o.wall_time_s, 1),
         "billed_hours": round(o.billed_hours, 4),
@@ -422,6 +452,7 @@ def _print_table(out) -> None:  # type: ignore[no-untyped-def]
         "layout",
         "MFU",
         "tokens/s",
+        "goodput",
         "time",
         "billed",
         "cost",
@@ -430,7 +461,7 @@ def _print_table(out) -> None:  # type: ignore[no-untyped-def]
         t.add_column(
             col,
             justify="right"
-            if col in ("#", "MFU", "tokens/s", "time", "billed", "cost", "mem/device")
+            if col in ("#", "MFU", "tokens/s", "goodput", "time", "billed", "cost", "mem/device")
             else "left",
         )
     for o in out.options:
@@ -448,6 +479,7 @@ def _print_table(out) -> None:  # type: ignore[no-untyped-def]
             layout,
             f"{o.mfu:.0%}",
             f"{o.tokens_per_s:,.0f}",
+            f"{o.goodput.fraction:.1%}" if o.goodput and o.goodput.enabled else "off",
             format_duration(o.wall_time_s) + _span(o, "time_to_train_s", format_duration),
             _billed(o),
             format_money(o.cost_usd or 0.0) + _span(o, "cost_usd", format_money),

@@ -36,6 +36,15 @@ from advisor.cli.finetune_opts import (
     TokensPerEpochOpt,
     finetune_from,
 )
+from advisor.cli.goodput_opts import (
+    AsyncCheckpointOpt,
+    CheckpointIntervalOpt,
+    CheckpointStorageOpt,
+    EvalFractionOpt,
+    GoodputOpt,
+    NodeMtbfOpt,
+    SpotInterruptionsOpt,
+)
 from advisor.cli.recommend_cmd import MAX_DAYS_HELP, recommend_request
 from advisor.errors import UsageError
 
@@ -100,6 +109,13 @@ def report(
     stack: StackOpt = "auto",
     flash_attention: FlashAttentionOpt = None,
     dp_overlap: DpOverlapOpt = None,
+    goodput: GoodputOpt = "on",
+    checkpoint_storage: CheckpointStorageOpt = None,
+    checkpoint_interval: CheckpointIntervalOpt = None,
+    node_mtbf: NodeMtbfOpt = None,
+    async_checkpoint: AsyncCheckpointOpt = False,
+    eval_fraction: EvalFractionOpt = None,
+    spot_interruptions: SpotInterruptionsOpt = None,
     out: Annotated[
         str | None,
         typer.Option(
@@ -152,6 +168,15 @@ def report(
         tokens_per_epoch=tokens_per_epoch,
         epochs=epochs,
         offload=offload,
+        goodput={
+            "goodput": goodput,
+            "storage": checkpoint_storage,
+            "interval": checkpoint_interval,
+            "node_mtbf": node_mtbf,
+            "async_checkpoint": async_checkpoint,
+            "eval_fraction": eval_fraction,
+            "spot_interruptions": spot_interruptions,
+        },
     )
     make_folder = False
     if out is None:
