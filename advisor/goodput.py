@@ -100,7 +100,7 @@ def daly_interval(delta: Any, mtbf: Any) -> Any:
 
 def spare_nodes(nodes: int, fraction: float) -> int:
     """Whole spare nodes held with the job (rounded down: none for small jobs)."""
-    return int(math.floor(nodes * fraction + 1e-9))
+    return math.floor(nodes * fraction + 1e-9)
 
 
 @dataclass(frozen=True)
