@@ -75,5 +75,6 @@ def validate_defaults(raw: Any, path: Path = DEFAULTS_FILE) -> GoodputDefaults:
 
 @functools.lru_cache(maxsize=1)
 def goodput_defaults() -> GoodputDefaults:
-    raw = yaml.safe_load(DEFAULTS_FILE.read_text(encoding="utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: faster
+    raw = yaml.load(DEFAULTS_FILE.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
     return validate_defaults(raw)

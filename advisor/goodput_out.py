@@ -220,3 +220,10 @@ def ranking_notes(s: GoodputSettings | None, pricing: str) -> list[str]:
             "not price alone"
         )
     return notes
+
+
+def whole_run_s(est: Any, steady_s: float) -> float:
+    """Wall seconds of an estimate's run had its steady time been `steady_s`: goodput does
+    not depend on the run's length (every loss is a rate), so it scales."""
+    g = getattr(est, "goodput", None)
+    return steady_s / g.fraction if g is not None and g.fraction > 0 else steady_s

@@ -41,6 +41,7 @@ from advisor.estimate import (
 )
 from advisor.finetune.spec import FinetuneSpec, check_quant_support
 from advisor.goodput import GoodputSettings, wall_time
+from advisor.goodput_data import goodput_defaults
 from advisor.goodput_out import ranking_notes
 from advisor.hardware import Hardware
 from advisor.layout import DEFAULT_MEMORY_HEADROOM, batch_notes, default_batch_tokens
@@ -214,6 +215,7 @@ def recommend(
     fits in memory and `suggest`, the output says what would (advisor/what_fits.py).
     Time and cost are the whole run's (`goodput`, advisor/goodput.py)."""
     call = {k: v for k, v in locals().items() if k not in ("spec", "training", "catalog")}
+    goodput_defaults()  # data is read before the search is timed, as the catalog is
     started = time.perf_counter()
     stack = stack or resolve(catalog, None)
     convs: dict[str, StackConventions] = {}  # accelerator -> the stack's conventions on it
@@ -556,7 +558,9 @@ def cost_at(o: Option, run_s: float, terms: RentalTerms | None) -> tuple[float, 
             return run_s, (o.amortised_usd or 0.0) * scale
         return run_s, o.purchase_usd + ((o.cost_usd or 0.0) - o.purchase_usd) * scale
     h = run_s / 3600
-    return wall_hours(h, terms) * 3600, (o.price_per_hour_usd or 0.0) * billed_hours(h, terms)
+    spares = (o.nodes + o.goodput.spare_nodes) / o.nodes if o.goodput else 1.0
+    price = (o.price_per_hour_usd or 0.0) * spares  # spare nodes billed with the job
+    return wall_hours(h, terms) * 3600, price * billed_hours(h, terms)
 
 
 def horizon_s(max_days: float | None, deadline_s: float | None) -> float | None:

@@ -32,6 +32,8 @@ from advisor.model.device import DeviceModel, EfficiencyCurve, device_model
 from advisor.model.memory import GIB
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
+from advisor.goodput_out import whole_run_s
+from advisor.report.wall_time import WallTimeRow, wall_time_rows
 from advisor.recommend import Option, Query, RecommendOut, Shortfall, cost_at, recommend
 from advisor.search import enumerate_plans, score
 
@@ -154,6 +156,7 @@ class ReportData(_Model):
     sensitivity: list[OptionSensitivity]
     scenario_winners: list[ScenarioWinner]
     calibration: Calibration | None
+    wall_time: list[WallTimeRow] = []  # where each option's wall time goes (goodput)
     accuracy: AccuracyData | None
     assumptions: list[str]
     sources: list[SourceRow]
@@ -206,7 +209,7 @@ class _Rescorer:
         j = scored.best()  # as recommend chooses
         if j is None:
             return float("inf"), float("inf")
-        t = tokens / float(scored.tokens_per_s[j])
+        t = whole_run_s(self.option, tokens / float(scored.tokens_per_s[j]))
         return cost_at(self.option, t, self.hw.terms)  # billing terms, purchase or ownership
 
 
@@ -734,6 +737,7 @@ def build_report(
         sensitivity=sens,
         scenario_winners=winners,
         calibration=cal,
+        wall_time=wall_time_rows(table),
         accuracy=acc,
         assumptions=assumptions(out, table, training),
         sources=src,
