@@ -76,5 +76,5 @@ def validate_defaults(raw: Any, path: Path = DEFAULTS_FILE) -> GoodputDefaults:
 @functools.lru_cache(maxsize=1)
 def goodput_defaults() -> GoodputDefaults:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: faster
-    raw = yaml.load(DEFAULTS_FILE.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
+    raw = yaml.load(DEFAULTS_FILE.read_text(encoding="utf-8"), Loader=loader)
     return validate_defaults(raw)

@@ -26,15 +26,15 @@ from advisor.catalog.schema import DeviceProfile
 from advisor.crossval import CvRow
 from advisor.errors import AdvisorError
 from advisor.estimate import CHINCHILLA_TOKENS_PER_PARAM, overhead_bytes
+from advisor.goodput_out import whole_run_s
 from advisor.hardware import Hardware
 from advisor.layout import DEFAULT_MEMORY_HEADROOM, default_batch_tokens
 from advisor.model.device import DeviceModel, EfficiencyCurve, device_model
 from advisor.model.memory import GIB
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
-from advisor.goodput_out import whole_run_s
-from advisor.report.wall_time import WallTimeRow, wall_time_rows
 from advisor.recommend import Option, Query, RecommendOut, Shortfall, cost_at, recommend
+from advisor.report.wall_time import WallTimeRow, wall_time_rows
 from advisor.search import enumerate_plans, score
 
 EFFICIENCY_FACTORS = (0.8, 0.9, 1.1)
