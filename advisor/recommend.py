@@ -18,172 +18,47 @@ the hardware is owned (advisor.ownership). Options slower than the horizon
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
-from advisor.billing import billed_hours, node_limit, provisioning_hours, wall_hours
+from advisor.billing import billed_hours, provisioning_hours, wall_hours
 from advisor.catalog import Catalog
-from advisor.catalog.schema import DeviceProfile, Offering, RentalTerms
+from advisor.catalog.schema import DeviceProfile, RentalTerms
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH
 from advisor.dropped import Dropped, nothing_priced, outside_limits, unpriced
-from advisor.errors import AdvisorError, UsageError, unknown
-from advisor.estimate import (
-    CHINCHILLA_TOKENS_PER_PARAM,
-    EstimateOut,
-    allocator_slack,
-    describe,
-    overhead_bytes,
-    with_finetune,
-)
-from advisor.finetune.spec import FinetuneSpec, check_quant_support
-from advisor.goodput import GoodputSettings, wall_time
+from advisor.errors import AdvisorError, UsageError
+from advisor.estimate import CHINCHILLA_TOKENS_PER_PARAM, describe, with_finetune
+from advisor.finetune.spec import FinetuneSpec
+from advisor.goodput import GoodputSettings
 from advisor.goodput_data import goodput_defaults
 from advisor.goodput_out import ranking_notes
-from advisor.hardware import Hardware
 from advisor.layout import DEFAULT_MEMORY_HEADROOM, batch_notes, default_batch_tokens
-from advisor.model.device import device_model
-from advisor.model.offload import host_path
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
-from advisor.ownership import Ownership, ownership
-from advisor.picks import Pick, pick
+from advisor.offering_search import Searched, node_counts, search_offerings, select_offerings
+from advisor.picks import pick
 from advisor.ranking import DEFAULT_MAX_DAYS, TIE_TOLERANCE, rank_order
-from advisor.search import Scored, enumerate_plans, score
+from advisor.recommend_records import Candidate, Option, Query, RecommendOut
 from advisor.shortfall import Shortfall, find_shortfall
-from advisor.stacks import StackConventions, apply_efficiency, for_accelerator, resolve
-from advisor.what_fits import Alternative, recommend_alternatives
+from advisor.stacks import StackConventions, resolve
+from advisor.what_fits import recommend_alternatives
 
-
-class Query(BaseModel):
-    """What the user asked, as the JSON output echoes it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    model: str
-    params: int
-    tokens: float
-    seq_len: int
-    budget_usd: float | None
-    deadline_s: float | None
-    max_devices: int
-    providers: list[str] | None
-    accelerators: list[str] | None
-    pricing: str
-    objective: str
-    top: int
-    precision: str
-    max_days: float | None = None
-    owned: bool = False
-    tie_tolerance: float = TIE_TOLERANCE
-    global_batch_tokens: float | None = None
-    memory_headroom: float = DEFAULT_MEMORY_HEADROOM
-    stack: str = "auto"
-    offload: str = "none"
-
-
-class Option(EstimateOut):
-    rank: int
-    provider: str
-    offering: str
-    nodes: int
-    # wall_time_s (provisioning + time to train) is what deadlines and --max-days see;
-    # billed_hours is per node under the rental terms (the run itself on-premises).
-    provisioning_s: float
-    terms: str | None = None  # rental terms id; None for on-premises
-    purchase_usd: float | None = None  # on-premises: whole nodes
-    amortised_usd: float | None = None  # on-premises: amortisation + energy for the run
-    owned: bool | None = None
-    utilization: float | None = None
-    break_even_days: float | None = None  # days of use at which buying = renting
-    comparable_offering: str | None = None
-    caveats: list[str] = Field(
-        default_factory=list, description="Doubts the catalog itself records about this price."
-    )
-
-
-class RecommendOut(BaseModel):
-    query: Query
-    options: list[Option]
-    shortfall: Shortfall | None = None
-    cheapest_that_fits: Pick | None = None  # the cheapest option that fits, at any cost
-    fastest_within_budget: Pick | None = None  # the fastest within budget and deadline
-    nothing_fits: str | None = None  # why no option fits in memory, when none does
-    what_would_fit: list[Alternative] = []  # changes that make it fit (advisor/what_fits.py)
-    notes: list[str] = []
-    dropped: list[Dropped] = []
-    feasible_options: int
-    removed_by_max_days: int = 0
-    offerings_searched: int
-    plans_scored: int
-    search_seconds: float
-    plans_per_second: float
-
-
-@dataclass
-class Candidate:
-    offering: Offering
-    nodes: int
-    hw: Hardware
-    scored: Scored
-    index: int
-    dev: Any
-    tokens_per_s: float  # over the whole run (steady x goodput)
-    time_s: float  # wall clock: provisioning + run
-    cost: float
-    billed_h: float
-    own: Ownership | None = None
-
-
-def node_counts(offering: Offering, max_devices: int, multi_node: bool) -> list[int]:
-    """Powers of two up to --max-devices (and the offering's own limit)."""
-    limit = max(1, max_devices // offering.accelerator_count)
-    if offering.max_nodes:
-        limit = min(limit, offering.max_nodes)
-    if not multi_node:
-        limit = 1
-    out, n = [], 1
-    while n <= limit:
-        out.append(n)
-        n *= 2
-    return out
-
-
-def select_offerings(
-    catalog: Catalog,
-    providers: list[str] | None,
-    accelerators: list[str] | None,
-    pricing: str,
-    onprem: bool = False,
-) -> list[Offering]:
-    """Offerings with a price for `pricing`. On-premises builds are priced by their
-    amortised hourly share, which only holds for hardware owned for years, so they are
-    left out unless asked for (`onprem`, or the provider 'on-prem')."""
-    offs = list(catalog.offerings.values())
-    if not onprem and not (providers and any(p.lower() == "on-prem" for p in providers)):
-        offs = [o for o in offs if o.kind != "onprem"]
-    if providers:
-        known = sorted({o.provider for o in offs})
-        lower = {p.lower(): p for p in known}
-        want = set()
-        for p in providers:
-            if p.lower() not in lower:
-                raise unknown("provider", p, known)
-            want.add(lower[p.lower()])
-        offs = [o for o in offs if o.provider in want]
-    if accelerators:
-        ids = {catalog.accelerator(a).id for a in accelerators}
-        offs = [o for o in offs if o.accelerator in ids]
-    return [o for o in offs if o.price_per_hour(pricing) is not None]
-
-
-def _group_key(o: Offering, offload: str = "none") -> tuple[Any, ...]:
-    bw = o.node_network_bandwidth_gbs.value if o.node_network_bandwidth_gbs else None
-    host = o.host_cpu if offload != "none" else None  # the CPU steps the optimizer
-    return (o.accelerator, o.accelerator_count, bw, host)
+__all__ = [
+    "Candidate",
+    "Option",
+    "Query",
+    "RecommendOut",
+    "Searched",
+    "Shortfall",
+    "cost_at",
+    "horizon_s",
+    "node_counts",
+    "recommend",
+    "search_offerings",
+    "select_offerings",
+]
 
 
 def recommend(
@@ -218,7 +93,6 @@ def recommend(
     goodput_defaults()  # data is read before the search is timed, as the catalog is
     started = time.perf_counter()
     stack = stack or resolve(catalog, None)
-    convs: dict[str, StackConventions] = {}  # accelerator -> the stack's conventions on it
     counts = count_params(spec)
     tokens = training.tokens or CHINCHILLA_TOKENS_PER_PARAM * counts.total
     batch = training.global_batch_tokens or default_batch_tokens(counts.total)
@@ -226,115 +100,30 @@ def recommend(
     dropped = unpriced(catalog, providers, accelerators, pricing, onprem, offerings)
     if not offerings:
         raise AdvisorError(nothing_priced(catalog, pricing, dropped))
-    groups: dict[tuple[Any, ...], list[Offering]] = {}
-    for o in offerings:
-        groups.setdefault(_group_key(o, offload), []).append(o)
-    candidates: list[Candidate] = []
-    batch_limited: dict[str, int] = {}  # accelerator -> fewest devices the batch cannot use
-    no_precision: set[str] = set()
-    plans_scored = 0
-    skipped: dict[str, str] = {}  # accelerator -> why a group of its offerings was not scored
-    one_node: dict[str, str] = {}  # accelerator -> an offering searched on one node only
-    multi_node: set[str] = set()  # accelerators with an offering whose network is sourced
-    short_host: dict[str, list[tuple[int, float]]] = {}  # offering -> (nodes, host bytes)
-    for members in groups.values():
-        head = members[0]
-        acc = catalog.accelerator(head.accelerator)
-        if acc.memory_bytes is None:
-            skipped[acc.id] = "no sourced memory size in the catalog"
-            continue
-        try:
-            check_quant_support(acc, finetune)
-        except AdvisorError as e:
-            skipped[acc.id] = str(e)  # no int8/NF4 kernels for a quantized base
-            continue
-        prof = profile if profile is not None and profile.accelerator == acc.id else None
-        prof = prof or catalog.profile_for(acc.id)
-        bw = head.node_network_bandwidth_gbs.value if head.node_network_bandwidth_gbs else None
-        ns = node_counts(head, max_devices, multi_node=bw is not None)
-        if bw is None:
-            one_node.setdefault(acc.id, head.id)
-        else:
-            multi_node.add(acc.id)
-        per_node = head.accelerator_count
-        devices = [n * per_node for n in ns]
-        conv = convs.setdefault(acc.id, for_accelerator(catalog, stack, acc.id))
-        try:
-            dev = apply_efficiency(
-                device_model(catalog, acc, prof, head, per_node, bw, stack=conv.id), conv
-            )
-        except AdvisorError as e:
-            skipped[acc.id] = str(e)  # no sourced peak or bandwidth: cannot be scored
-            continue
-        try:
-            dev.peak(training.precision)
-        except AdvisorError as e:
-            skipped[acc.id] = str(e)
-            no_precision.add(acc.id)  # e.g. bf16 on V100/T4: dropped, said if nothing is left
-            continue
-        plans = enumerate_plans(
-            spec, devices, per_node, batch, None, conv.flash_attention, conv.zero_stages
-        )
-        if len(plans) == 0:
-            skipped[acc.id] = f"no layout of {spec.name} on {per_node} x n devices"
-            continue
-        skipped.setdefault(acc.id, "")
-        hw0 = Hardware(acc, per_node, per_node, head, prof, bw, None)
-        overhead, _ = overhead_bytes(hw0)
-        slack = allocator_slack(hw0, finetune)
-        scored = score(
-            spec,
-            training,
-            plans,
-            dev,
-            acc.memory_bytes,
-            overhead,
-            allocator_slack=slack,
-            headroom=memory_headroom,
-            flash_attention=conv.flash_attention,
-            dp_overlap=conv.dp_overlap,
-            tp_overlap=conv.tp_overlap,
-            finetune=finetune,
-            offload_mode=offload,
-            host=host_path(catalog, acc, head, per_node) if offload != "none" else None,
-        )
-        plans_scored += len(plans)
-        devs = scored.devices
-        idle = [d for d in devices if not (devs == d).any()]
-        if idle and len(enumerate_plans(spec, idle[:1], per_node, 1e15)):
-            batch_limited.setdefault(acc.id, idle[0])
-        for n, d in zip(ns, devices, strict=True):
-            j = scored.best(among=scored.devices == d)  # the simplest of the fastest, if any
-            if j is None:
-                continue
-            tps = float(scored.tokens_per_s[j])
-            t = tokens / tps  # steady state; each offering's whole run below
-            step = float(scored.step_time[j])
-            for o in members:
-                price = o.price_per_hour(pricing)
-                assert price is not None
-                terms = catalog.terms_for(o)
-                limit = node_limit(terms, o.max_nodes)
-                if limit is not None and n > limit:
-                    continue
-                if _short_of_host(scored, int(j), o, per_node):
-                    need = float(scored.host_memory[j]) * per_node  # type: ignore[index]
-                    short_host.setdefault(o.id, []).append((n, need))
-                    continue
-                hw = Hardware(acc, d, per_node, o, prof, bw, None, terms)
-                run_s, spares = wall_time(goodput, hw, pricing, counts.total, t, step)
-                run_h, wtps = run_s / 3600, tokens / run_s
-                if o.kind == "onprem":
-                    own = ownership(catalog, o, n, run_h, pricing, owned)
-                    c = Candidate(
-                        o, n, hw, scored, int(j), dev, wtps, run_s, own.cost_usd, run_h, own
-                    )
-                else:
-                    billed = billed_hours(run_h, terms)
-                    wall = wall_hours(run_h, terms) * 3600
-                    cost = price * n * billed * spares
-                    c = Candidate(o, n, hw, scored, int(j), dev, wtps, wall, cost, billed)
-                candidates.append(c)
+    searched = search_offerings(
+        spec,
+        training,
+        catalog,
+        offerings,
+        tokens=tokens,
+        batch=batch,
+        max_devices=max_devices,
+        pricing=pricing,
+        profile=profile,
+        owned=owned,
+        memory_headroom=memory_headroom,
+        stack=stack,
+        finetune=finetune,
+        offload=offload,
+        goodput=goodput,
+    )
+    candidates, convs, plans_scored = searched.candidates, searched.convs, searched.plans_scored
+    batch_limited, no_precision, skipped = (
+        searched.batch_limited,
+        searched.no_precision,
+        searched.skipped,
+    )
+    one_node, multi_node, short_host = searched.one_node, searched.multi_node, searched.short_host
     elapsed = time.perf_counter() - started
     horizon = horizon_s(max_days, deadline_s)
     query = Query(
@@ -540,13 +329,6 @@ def _option(
         terms=c.hw.terms.id if c.hw.terms is not None else None,
         caveats=[c.offering.price_caveat] if c.offering.price_caveat else [],
     )
-
-
-def _short_of_host(scored: Scored, j: int, o: Offering, per_node: int) -> bool:
-    """Offload needs more host memory per node than the offering's sourced figure."""
-    if scored.host_memory is None or o.host_memory_gib is None:
-        return False
-    return float(scored.host_memory[j]) * per_node > o.host_memory_gib.value * 2**30
 
 
 def cost_at(o: Option, run_s: float, terms: RentalTerms | None) -> tuple[float, float]:

@@ -1,9 +1,9 @@
 """Train small GPTs for real on the local device and compare with the model's predictions.
 
 Each configuration (a `GPTShape` and a precision) is trained for a few steps
-in a fresh process (benchmarks/train_step.py), which reports the median step
+in a fresh process (advisor/benchmarks/train_step.py), which reports the median step
 time and the peak memory above `import torch`. The same shape, written as a
-`ModelSpec` that matches what benchmarks/gpt.py builds, goes through
+`ModelSpec` that matches what advisor/benchmarks/gpt.py builds, goes through
 `advisor.estimate.estimate` with the calibrated profile on one device, one
 micro-batch per step, no parallelism and no recomputation. Error is
 (predicted - measured) / measured.
@@ -22,11 +22,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from advisor.benchmarks.results import GPTShape, LoraRequest, TrainMeasurement, TrainRequest
 from advisor.catalog import Catalog
 from advisor.catalog.schema import DeviceProfile
 from advisor.errors import DataError
 from advisor.model.spec import ModelSpec, TrainingSpec
-from benchmarks.results import GPTShape, LoraRequest, TrainMeasurement, TrainRequest
 
 PRECISIONS = {"fp32": "fp32", "bf16-autocast": "bf16"}  # torch recipe -> advisor precision
 
@@ -164,7 +164,7 @@ class ValidationReport(BaseModel):
 
 
 def model_spec(shape: GPTShape) -> ModelSpec:
-    """The ModelSpec of benchmarks/gpt.py's GPT (nanoGPT layout, tied output layer)."""
+    """The ModelSpec of advisor/benchmarks/gpt.py's GPT (nanoGPT layout, tied output layer)."""
     return ModelSpec(
         name=shape.name,
         layers=shape.layers,
@@ -213,7 +213,7 @@ def predict(shape: GPTShape, precision: str, hw: Any, method: str = "full") -> A
         precision=PRECISIONS[precision],  # type: ignore[arg-type]
         optimizer="adamw",
         recompute="none",
-        convention="amp",  # the torch.amp recipe benchmarks/training.py follows
+        convention="amp",  # the torch.amp recipe advisor/benchmarks/training.py follows
     )
     choice = LayoutChoice(
         tp=1, pp=1, vpp=1, sp=False, zero=0, micro_batch=shape.batch, recompute="none"
@@ -262,8 +262,8 @@ def validate(
     methods: list[str] | None = None,
 ) -> ValidationReport:
     """Predict, then measure, every configuration; `measure` defaults to a fresh worker."""
-    from benchmarks.overhead import PROBE, STATE_BYTES_PER_PARAM
-    from benchmarks.train_step import run_in_subprocess
+    from advisor.benchmarks.overhead import PROBE, STATE_BYTES_PER_PARAM
+    from advisor.benchmarks.train_step import run_in_subprocess
 
     run = measure or run_in_subprocess
     say = progress or (lambda text: None)

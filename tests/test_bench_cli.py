@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from advisor.benchmarks import BENCHMARKS
+from advisor.benchmarks.results import BenchFile
 from advisor.calibrate import load_profile
-from benchmarks import BENCHMARKS
-from benchmarks.results import BenchFile
 from tests.conftest import assert_user_error
 
 

@@ -11,10 +11,10 @@ pytest.importorskip("torch")
 
 import psutil
 
-from benchmarks.busbw import bus_factor
-from benchmarks.launcher import LaunchError, launch, parse_failure
-from benchmarks.results import BenchResult, read_bench_file
-from benchmarks.worker import FAULT_ENV
+from advisor.benchmarks.busbw import bus_factor
+from advisor.benchmarks.launcher import LaunchError, launch, parse_failure
+from advisor.benchmarks.results import BenchResult, read_bench_file
+from advisor.benchmarks.worker import FAULT_ENV
 
 DIST = ["collectives", "ddp", "pipeline", "tensor_parallel", "fsdp"]
 

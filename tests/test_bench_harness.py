@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from benchmarks import BENCHMARKS, names
-from benchmarks.harness import measure, summarize
-from benchmarks.results import (
+from advisor.benchmarks import BENCHMARKS, names
+from advisor.benchmarks.harness import measure, summarize
+from advisor.benchmarks.results import (
     BenchFile,
     BenchResult,
     Environment,
@@ -56,7 +56,7 @@ class Clock:
         self.now = 0.0
         self.calls = 0
         self.cost = cost
-        import benchmarks.harness as h
+        import advisor.benchmarks.harness as h
 
         monkeypatch.setattr(h, "perf_counter", lambda: self.now)
 
@@ -177,7 +177,7 @@ def test_check_writable(tmp_path: Path) -> None:
 
 
 def test_registry_lists_every_benchmark_module() -> None:
-    root = Path(__file__).resolve().parent.parent / "benchmarks"
+    root = Path(__file__).resolve().parent.parent / "advisor" / "benchmarks"
     for name in BENCHMARKS:
         assert (root / f"{name}.py").is_file(), name
     assert set(names("local")) | set(names("dist")) == set(BENCHMARKS)
@@ -185,8 +185,8 @@ def test_registry_lists_every_benchmark_module() -> None:
 
 def test_importing_the_cli_and_benchmarks_registry_imports_no_torch() -> None:
     code = (
-        "import sys, advisor.cli.app, advisor.calibrate, advisor.validate, benchmarks, "
-        "benchmarks.results, benchmarks.launcher, benchmarks.train_step; "
+        "import sys, advisor.cli.app, advisor.calibrate, advisor.validate, advisor.benchmarks, "
+        "advisor.benchmarks.results, advisor.benchmarks.launcher, advisor.benchmarks.train_step; "
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)

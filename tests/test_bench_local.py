@@ -9,9 +9,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from benchmarks.harness import Context, tiny_context  # noqa: E402
-from benchmarks.results import BenchResult, GPTShape, TrainRequest  # noqa: E402
-from benchmarks.runner import run_local  # noqa: E402
+from advisor.benchmarks.harness import Context, tiny_context  # noqa: E402
+from advisor.benchmarks.results import BenchResult, GPTShape, TrainRequest  # noqa: E402
+from advisor.benchmarks.runner import run_local  # noqa: E402
 
 TINY = GPTShape(name="t", layers=2, hidden=32, heads=4, vocab=64, seq_len=16, batch=2)
 
@@ -40,7 +40,7 @@ def test_matmul(ctx: Context) -> None:
 
 
 def test_attention_flop_convention(ctx: Context) -> None:
-    from benchmarks.attention import attention_flops, naive, sdpa
+    from advisor.benchmarks.attention import attention_flops, naive, sdpa
 
     assert attention_flops(1, 1, 4, 2, causal=False, backward=False) == 4 * 16 * 2
     assert attention_flops(1, 1, 4, 2, causal=True, backward=False) == 2 * 16 * 2
@@ -54,8 +54,8 @@ def test_attention_flop_convention(ctx: Context) -> None:
 
 
 def test_adam(ctx: Context) -> None:
-    from benchmarks.adam import adam_bytes, parameter_shapes
-    from benchmarks.gpt import GPT, param_count
+    from advisor.benchmarks.adam import adam_bytes, parameter_shapes
+    from advisor.benchmarks.gpt import GPT, param_count
 
     assert adam_bytes(10) == 280
     assert sum(s.numel() for s in parameter_shapes(TINY)) == param_count(GPT(TINY))
@@ -91,7 +91,7 @@ def test_elementwise(ctx: Context) -> None:
 
 
 def test_elementwise_casts_in_bf16(ctx: Context) -> None:
-    from benchmarks.elementwise import _casts
+    from advisor.benchmarks.elementwise import _casts
 
     for impl, fn in _casts("bf16", 4096, "cpu"):
         assert "bf16" in impl and fn().numel() == 4096
@@ -99,15 +99,17 @@ def test_elementwise_casts_in_bf16(ctx: Context) -> None:
 
 def test_allocator_peak_above_live_tensors(ctx: Context) -> None:
     r = _run("allocator", ctx)
-    (row,) = r.rows
-    assert 0 < row.allocated_bytes < row.peak_bytes  # the process holds more than its tensors
-    assert row.params > 0 and row.time.repeats == 5
+    # fp32, and bf16 autocast where this CPU runs it (calibrate fits each one's efficiency)
+    assert r.rows[0].precision == "fp32"
+    for row in r.rows:
+        assert 0 < row.allocated_bytes < row.peak_bytes  # the process holds more than tensors
+        assert row.params > 0 and row.time.repeats == 5
 
 
 def test_live_peak_counts_what_one_step_allocates() -> None:
-    from benchmarks.gpt import GPT, batch
-    from benchmarks.train_step import live_peak_bytes
-    from benchmarks.training import TrainStep
+    from advisor.benchmarks.gpt import GPT, batch
+    from advisor.benchmarks.train_step import live_peak_bytes
+    from advisor.benchmarks.training import TrainStep
 
     torch.manual_seed(0)
     model = GPT(TINY)
@@ -128,7 +130,7 @@ def test_storage(ctx: Context, tmp_path: Path) -> None:
 
 
 def test_overhead(ctx: Context) -> None:
-    from benchmarks.overhead import PROBE
+    from advisor.benchmarks.overhead import PROBE
 
     r = _run("overhead", ctx)
     for row in r.rows:
@@ -140,7 +142,7 @@ def test_overhead(ctx: Context) -> None:
 def test_failing_benchmark_is_recorded_not_raised(
     ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    mod = importlib.import_module("benchmarks.membw")
+    mod = importlib.import_module("advisor.benchmarks.membw")
 
     def broken(c: Context) -> None:
         raise RuntimeError("kernel exploded")
@@ -151,17 +153,17 @@ def test_failing_benchmark_is_recorded_not_raised(
 
 
 def test_gpt_parameters_match_advisor_count() -> None:
+    from advisor.benchmarks.gpt import GPT, param_count
     from advisor.model.params import count_params
     from advisor.validate import model_spec
-    from benchmarks.gpt import GPT, param_count
 
     for shape in (TINY, GPTShape(layers=3, hidden=48, heads=3, vocab=100, seq_len=20)):
         assert param_count(GPT(shape)) == count_params(model_spec(shape)).total
 
 
 def test_training_step_learns() -> None:
-    from benchmarks.gpt import GPT, batch
-    from benchmarks.training import TrainStep
+    from advisor.benchmarks.gpt import GPT, batch
+    from advisor.benchmarks.training import TrainStep
 
     torch.manual_seed(0)
     model = GPT(TINY)
@@ -174,7 +176,7 @@ def test_training_step_learns() -> None:
 
 
 def test_tensor_parallel_qkv_order_keeps_whole_heads() -> None:
-    from benchmarks.tensor_parallel import qkv_order
+    from advisor.benchmarks.tensor_parallel import qkv_order
 
     order = qkv_order(hidden=4, t=2).tolist()
     # shard 0 holds Q rows 0-1, K rows 0-1, V rows 0-1; shard 1 the rest
@@ -182,7 +184,7 @@ def test_tensor_parallel_qkv_order_keeps_whole_heads() -> None:
 
 
 def test_train_step_worker_in_fresh_process() -> None:
-    from benchmarks.train_step import run_in_subprocess
+    from advisor.benchmarks.train_step import run_in_subprocess
 
     m = run_in_subprocess(TrainRequest(model=TINY, steps=2, warmup=1, threads=1))
     assert m.params > 0 and m.tokens == TINY.batch * TINY.seq_len
@@ -191,7 +193,7 @@ def test_train_step_worker_in_fresh_process() -> None:
 
 
 def test_train_step_worker_failure_is_reported() -> None:
-    from benchmarks.train_step import run_in_subprocess
+    from advisor.benchmarks.train_step import run_in_subprocess
 
     bad = TrainRequest(model=GPTShape(layers=1, hidden=30, heads=4, vocab=8, seq_len=4))
     with pytest.raises(RuntimeError, match="training worker"):

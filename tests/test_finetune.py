@@ -293,8 +293,8 @@ def test_recommend_lora_70b_ranks_options_and_qlora_leaves_out_non_cuda(cli) -> 
 
 def test_lora_allocator_slack_is_used_for_lora_only() -> None:
     import advisor.validate as v
+    from advisor.benchmarks.results import GPTShape
     from advisor.catalog.schema import Curve, DeviceProfile, Figure
-    from benchmarks.results import GPTShape
 
     def fig(value: float) -> Figure:
         return Figure(value=value, source="LOCAL-BENCH", as_of="2026-12-01", note="test")

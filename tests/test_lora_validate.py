@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 import advisor.validate as v
+from advisor.benchmarks.harness import summarize
+from advisor.benchmarks.results import GPTShape, TrainMeasurement, TrainRequest
 from advisor.calibrate import write_profile
 from advisor.catalog import load_catalog
 from advisor.finetune.params import trainable_params
 from advisor.model.params import count_params
-from benchmarks.harness import summarize
-from benchmarks.results import GPTShape, TrainMeasurement, TrainRequest
 from tests.conftest import assert_user_error
 from tests.test_validate import TINY, profile
 
@@ -107,9 +107,9 @@ def test_cli_validate_method_option(cli, tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_lora_bench_row_matches_advisor_adapter_count(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from benchmarks.harness import Context, tiny_context
-    from benchmarks.results import BenchResult, LoraStepRow
-    from benchmarks.runner import run_local
+    from advisor.benchmarks.harness import Context, tiny_context
+    from advisor.benchmarks.results import BenchResult, LoraStepRow
+    from advisor.benchmarks.runner import run_local
 
     result = run_local("lora", tiny_context(Context(device="cpu", threads=1, scratch=tmp_path)))
     assert result.status == "ok", result.reason
@@ -128,7 +128,7 @@ def test_lora_bench_row_matches_advisor_adapter_count(tmp_path: Path) -> None:
 
 def test_lora_worker_trains_only_the_adapters() -> None:
     pytest.importorskip("torch")
-    from benchmarks.train_step import run_in_subprocess
+    from advisor.benchmarks.train_step import run_in_subprocess
 
     shape = GPTShape(name="t", layers=2, hidden=32, heads=4, vocab=64, seq_len=16, batch=2)
     m = run_in_subprocess(
@@ -143,7 +143,7 @@ def test_lora_worker_trains_only_the_adapters() -> None:
 
 def test_lora_linear_is_the_frozen_layer_plus_the_low_rank_update() -> None:
     torch = pytest.importorskip("torch")
-    from benchmarks.lora_model import LoRALinear
+    from advisor.benchmarks.lora_model import LoRALinear
 
     torch.manual_seed(0)
     base = torch.nn.Linear(6, 9)

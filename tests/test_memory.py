@@ -276,8 +276,8 @@ def test_unfused_loss_holds_three_fp32_logit_tensors() -> None:
     )
 
 
-# Peak live tensor bytes of benchmarks/gpt.py's GPT in one training step on this CPU build of
-# torch 2.13 (benchmarks.train_step.live_peak_bytes): at the start of backward, no gradients
+# Peak live tensor bytes of advisor/benchmarks/gpt.py's GPT in one training step on this CPU build of
+# torch 2.13 (advisor.benchmarks.train_step.live_peak_bytes): at the start of backward, no gradients
 # exist yet, so the model's weights + optimizer + activations are the peak.
 TORCH_LIVE_PEAK_MIB = {
     ("gpt-4L-256", "fp32"): 163.06,

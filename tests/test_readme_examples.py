@@ -41,6 +41,7 @@ def test_readme_example_runs(cli, args: list[str], tmp_path: Path, monkeypatch) 
     files = {
         "path/to/config.json": str(ROOT / "tests" / "data" / "llama-2-7b-config.json"),
         "my-prices.yaml": str(tmp_path / "my-prices.yaml"),
+        "catalogs/v8/aws/vms.csv": str(ROOT / "tests" / "data" / "skypilot" / "aws" / "vms.csv"),
     }
     (tmp_path / "my-prices.yaml").write_text(
         "offerings:\n  - id: aws-p5.48xlarge\n"

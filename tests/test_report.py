@@ -263,6 +263,7 @@ def test_bad_output_path_is_a_clear_usage_error(tmp_path, cli, where) -> None:
 
 
 def test_failed_write_leaves_nothing_and_keeps_the_old_file(tmp_path, monkeypatch) -> None:
+    from advisor import files
     from advisor.errors import DataError
     from advisor.report import render
 
@@ -272,7 +273,7 @@ def test_failed_write_leaves_nothing_and_keeps_the_old_file(tmp_path, monkeypatc
     def boom(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(render.os, "replace", boom)
+    monkeypatch.setattr(files.os, "replace", boom)
     with pytest.raises(DataError, match="No space left"):
         render.write_atomic(target, "new")
     assert target.read_text() == "old"

@@ -144,8 +144,8 @@ def test_gpu_profiles_carry_no_calibration_extras(dev) -> None:
 
 
 def test_vector_ops_are_the_slower_of_bytes_and_arithmetic(dev) -> None:
+    from advisor.model.op_time import op_time as _op_time
     from advisor.model.ops import block_ops
-    from advisor.model.time import _op_time
 
     spec = preset("gpt3-1.3b")
     norm = next(op for op in block_ops(spec, b=4.0) if op.name == "norm_attn")

@@ -6,9 +6,10 @@ import pytest
 
 from advisor.catalog import load_catalog
 from advisor.model.device import device_model
+from advisor.model.op_time import op_time as _op_time
 from advisor.model.ops import block_ops
 from advisor.model.presets import preset
-from advisor.model.time import Plans, _op_time, microbatch_stage_time
+from advisor.model.time import Plans, microbatch_stage_time
 
 
 @pytest.fixture(scope="module")

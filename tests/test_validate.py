@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 import advisor.validate as v
+from advisor.benchmarks.harness import summarize
+from advisor.benchmarks.results import GPTShape, TrainMeasurement, TrainRequest
 from advisor.calibrate import write_profile
 from advisor.catalog import load_catalog
 from advisor.catalog.schema import Curve, DeviceProfile, Figure
 from advisor.model.params import count_params
-from benchmarks.harness import summarize
-from benchmarks.results import GPTShape, TrainMeasurement, TrainRequest
 from tests.conftest import assert_user_error
 
 TINY = GPTShape(name="gpt-tiny", layers=1, hidden=32, heads=2, vocab=64, seq_len=16, batch=2)
@@ -160,9 +160,9 @@ def test_benchmarks_calibrate_on_other_shapes_than_validate_trains() -> None:
     # Calibrating on the validated shapes would be circular: the training-like benchmarks
     # (the overhead probe, the allocator runs, AdamW's parameter lists) use other sizes.
     pytest.importorskip("torch", reason="the benchmark modules that choose the shapes need torch")
-    from benchmarks import adam, allocator
-    from benchmarks.harness import Context, quick_context
-    from benchmarks.overhead import PROBE
+    from advisor.benchmarks import adam, allocator
+    from advisor.benchmarks.harness import Context, quick_context
+    from advisor.benchmarks.overhead import PROBE
 
     def key(s: GPTShape) -> tuple[int, int, int]:
         return (s.layers, s.hidden, s.vocab)

@@ -23,15 +23,15 @@ ENV_VAR = "ADVISOR_CATALOG"
 
 
 def shipped_catalog_dir() -> Path:
-    """`hardware_catalog/` beside the `advisor` package (source tree and wheel alike)."""
-    return Path(__file__).resolve().parent.parent.parent / "hardware_catalog"
+    """The shipped catalog: inside the installed package, else `hardware_catalog/` of the
+    source tree (advisor/resources.py)."""
+    from advisor.resources import shipped_dir
+
+    return shipped_dir("catalog")
 
 
 def shipped_files() -> list[Path]:
-    root = shipped_catalog_dir()
-    if not root.is_dir():
-        raise DataError(f"shipped catalog not found at {root}; reinstall advisor")
-    return sorted(root.rglob("*.yaml"))
+    return sorted(shipped_catalog_dir().rglob("*.yaml"))
 
 
 def user_files(paths: list[Path] | None = None) -> list[Path]:

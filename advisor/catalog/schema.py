@@ -11,48 +11,37 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8")
-Dtype = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8"]
+from advisor.catalog.figure import DTYPES, Dtype, Figure, Id, Source, Strict
+from advisor.catalog.profile_schema import Curve, DeviceProfile, LinkProfile, StepFit, VectorRates
 
-Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", min_length=1, max_length=80)]
-
-
-class Strict(BaseModel):
-    """Base for catalog models: unknown fields are errors, so typos surface."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Figure(Strict):
-    """One sourced number."""
-
-    value: float = Field(
-        ge=0, allow_inf_nan=False, description="The figure, in the unit its field names."
-    )
-    source: str = Field(min_length=1, description="Source key from sources.yaml, or an address.")
-    as_of: dt.date = Field(description="Date the source was read (or the source's own date).")
-    published: str | None = Field(
-        default=None,
-        pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$",
-        description="When the source published the figure (YYYY, YYYY-MM or YYYY-MM-DD, as "
-        "precise as it says), where it says; as_of is when it was read. Shows a price's age.",
-    )
-    note: str | None = Field(default=None, description="Why this value, derivations, caveats.")
-    conflict: str | None = Field(
-        default=None, description="Other values other sources give, with their sources."
-    )
-    derived: bool = Field(default=False, description="Arithmetic on sourced numbers, not quoted.")
-
-
-class Source(Strict):
-    """A document or page that figures cite by key."""
-
-    key: str = Field(min_length=1)
-    title: str
-    address: str = Field(description="URL, or repository + path + commit.")
-    as_of: dt.date
+__all__ = [
+    "DTYPES",
+    "KINDS",
+    "Accelerator",
+    "BoolSetting",
+    "CatalogFile",
+    "Cpu",
+    "Curve",
+    "DeviceProfile",
+    "Dtype",
+    "Figure",
+    "Id",
+    "LinkProfile",
+    "Network",
+    "Offering",
+    "OnPremCost",
+    "RentalTerms",
+    "Source",
+    "Stack",
+    "StagesSetting",
+    "StepFit",
+    "Storage",
+    "Strict",
+    "TpOverlapSetting",
+    "VectorRates",
+]
 
 
 class Accelerator(Strict):
@@ -275,140 +264,6 @@ class Offering(Strict):
             "reserved": self.reserved_usd_per_hour,
         }[pricing]
         return fig.value if fig else None
-
-
-class Curve(Strict):
-    """Achieved fraction of peak against work size.
-
-    Efficiency at size x is interpolated in log(x) between `points`; beyond the
-    last point it is `max_efficiency`. With no points it is `max_efficiency`
-    everywhere.
-    """
-
-    max_efficiency: Figure = Field(description="Fraction of peak at large sizes (0-1].")
-    points: list[tuple[float, float]] = Field(
-        default_factory=list, description="(size, efficiency) pairs, size ascending."
-    )
-
-    @field_validator("points")
-    @classmethod
-    def _ascending(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
-        sizes = [p[0] for p in v]
-        if sizes != sorted(sizes) or any(s <= 0 for s in sizes):
-            raise ValueError("point sizes must be positive and ascending")
-        if any(not 0 < e <= 1.5 for _, e in v):
-            raise ValueError("point efficiencies must be in (0, 1.5]")
-        return v
-
-    @model_validator(mode="after")
-    def _in_range(self) -> Curve:
-        if not 0 < self.max_efficiency.value <= 1.5:
-            raise ValueError("max_efficiency must be in (0, 1.5]")
-        return self
-
-
-class LinkProfile(Strict):
-    """Achieved collective bus bandwidth on one network tier."""
-
-    bus_bandwidth_gbs: Figure = Field(description="Measured large-message bus bandwidth, GB/s.")
-    latency_us: Figure | None = None
-
-
-class VectorRates(Strict):
-    """Throughput of elementwise operators that are bound by their arithmetic (exp, erf,
-    rsqrt, conversions) rather than by memory bandwidth, in 1e9 elements per second.
-
-    `norm`, `activation` and `softmax` are forward-pass rates chosen so that the step
-    model's forward plus backward (backward = 2 x forward inside a block, 1 x forward
-    for the loss) takes the measured forward+backward time: rate = (1 + b) x elements
-    / t(forward+backward). `cast` is one dtype conversion to or from fp32.
-    """
-
-    norm: Figure | None = Field(default=None, description="LayerNorm/RMSNorm, Gelem/s.")
-    activation: Figure | None = Field(default=None, description="GELU/SiLU, Gelem/s.")
-    softmax: Figure | None = Field(default=None, description="Softmax cross-entropy, Gelem/s.")
-    cast: Figure | None = Field(default=None, description="Conversion to/from fp32, Gelem/s.")
-
-
-class DeviceProfile(Strict):
-    """Efficiency curves the step-time model uses for one accelerator.
-
-    Matmul curves are indexed by an op's FLOPs (2·m·n·k), memory curves by the
-    bytes an op moves. Efficiencies are fractions of the catalog's peak, or of
-    `peak_tflops` / `memory_bandwidth_gbs` here when the profile gives them
-    (a measured local CPU has no datasheet peak for memory bandwidth).
-
-    The fields after `optimizer_bandwidth_efficiency` are optional and come from
-    `advisor calibrate` on a device's own benchmarks; the step model uses each only
-    when a profile gives it (the shipped GPU profiles give none of them).
-    """
-
-    id: Id
-    accelerator: Id
-    matmul: dict[Dtype, Curve] = Field(
-        default_factory=dict, description="Achieved matmul fraction of dense peak, by dtype."
-    )
-    memory_bandwidth: Curve | None = None
-    links: dict[Literal["intra_node", "inter_node"], LinkProfile] = Field(default_factory=dict)
-    peak_tflops: dict[Dtype, Figure] = Field(
-        default_factory=dict, description="Peaks the efficiencies refer to, when not the catalog's."
-    )
-    memory_bandwidth_gbs: Figure | None = Field(
-        default=None, description="Memory bandwidth the memory curve refers to, GB/s."
-    )
-    framework_overhead_gb: Figure | None = Field(
-        default=None, description="Measured memory beyond the model's accounting, GB."
-    )
-    optimizer_bandwidth_efficiency: Figure | None = Field(
-        default=None, description="Achieved fraction of memory bandwidth in the optimizer step."
-    )
-    attention: dict[Dtype, Curve] = Field(
-        default_factory=dict,
-        description="Fused attention kernel, forward: achieved fraction of the matmul peak "
-        "against its FLOPs per sequence and head (4·s²·d, causal counted as half).",
-    )
-    attention_backward: dict[Dtype, Curve] = Field(
-        default_factory=dict,
-        description="Fused attention kernel, backward alone (2 x the forward's FLOPs): "
-        "fraction of the matmul peak, against the forward FLOPs per sequence and head.",
-    )
-    vector_rates: dict[Dtype, VectorRates] = Field(
-        default_factory=dict,
-        description="Compute-bound elementwise throughput by the dtype the operator runs in.",
-    )
-    kernel_overhead_us: Figure | None = Field(
-        default=None,
-        description="Fixed time per operator of the step model (dispatch, autograd, launch), µs.",
-    )
-    training_efficiency: Figure | None = Field(
-        default=None,
-        description="What a real training step achieves against the microbenchmark figures "
-        "above: the step model divides its operators' roofline times by it.",
-    )
-    optimizer_tensor_overhead_us: Figure | None = Field(
-        default=None, description="Fixed optimizer time per parameter tensor per step, µs."
-    )
-    first_touch_gbs: Figure | None = Field(
-        default=None,
-        description="Extra cost of writing memory the allocator maps fresh from the operating "
-        "system (page faults, zeroing), as GB/s: seconds = bytes / (this x 1e9).",
-    )
-    first_touch_min_bytes: Figure | None = Field(
-        default=None,
-        description="Tensors at least this large are mapped fresh at every allocation, bytes.",
-    )
-    allocator_slack: Figure | None = Field(
-        default=None,
-        description="Memory the allocator holds beyond the live tensors at the peak, as a "
-        "fraction of them (fragmentation, freed blocks not returned).",
-    )
-    lora_allocator_slack: Figure | None = Field(
-        default=None,
-        description="allocator_slack of a LoRA/QLoRA step (each adapted layer frees "
-        "layer-sized temporaries the allocator keeps), as a fraction of live tensors; "
-        "LoRA and QLoRA use it where present.",
-    )
-    notes: str | None = None
 
 
 class _Setting(Strict):

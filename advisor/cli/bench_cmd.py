@@ -16,7 +16,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def _names(only: str | None) -> list[str]:
-    from benchmarks import BENCHMARKS
+    from advisor.benchmarks import BENCHMARKS
 
     if not only:
         return list(BENCHMARKS)
@@ -32,7 +32,7 @@ def _names(only: str | None) -> list[str]:
 
 
 def _check_out(out: Path) -> None:
-    from benchmarks.results import check_writable
+    from advisor.benchmarks.results import check_writable
 
     try:
         check_writable(out)
@@ -103,16 +103,16 @@ def bench(
         import torch  # noqa: F401
     except ImportError as e:
         raise DataError("advisor bench needs torch: pip install 'advisor[bench]'") from e
-    from benchmarks.env import environment
-    from benchmarks.harness import (
+    from advisor.benchmarks.env import environment
+    from advisor.benchmarks.harness import (
         Context,
         quick_context,
         resolve_device,
         set_threads,
         tiny_context,
     )
-    from benchmarks.results import BenchFile, RunConfig
-    from benchmarks.runner import SuiteFailed, run_suite
+    from advisor.benchmarks.results import BenchFile, RunConfig
+    from advisor.benchmarks.runner import SuiteFailed, run_suite
 
     try:
         dev = resolve_device(dev)

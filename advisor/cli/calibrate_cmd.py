@@ -23,9 +23,9 @@ def calibrate(
     json_out: JsonOpt = False,
 ) -> None:
     """Fit matmul and memory efficiency curves, link bandwidth and latency into a profile."""
+    from advisor.benchmarks.results import check_writable
     from advisor.calibrate import calibrate as fit
     from advisor.calibrate import read_results, write_profile
-    from benchmarks.results import check_writable
 
     try:
         check_writable(out)

@@ -8,21 +8,16 @@ from typing import Annotated, Any
 import typer
 from pydantic import BaseModel
 
+from advisor.catalog.schema import KINDS
+from advisor.cli import import_skypilot_cmd
 from advisor.cli.common import CatalogOpt, JsonOpt, catalog_from, console, print_json
 from advisor.errors import unknown
 
 app = typer.Typer(help="Browse and check the hardware catalog.", no_args_is_help=True)
 
-LISTABLE = (
-    "accelerators",
-    "cpus",
-    "networks",
-    "storage",
-    "offerings",
-    "profiles",
-    "stacks",
-    "sources",
-)
+# Every kind of catalog file but rental terms, which have no table of their own
+# ('advisor catalog show ID' shows one).
+LISTABLE = tuple(k for k in KINDS if k != "terms")
 
 
 def _fig(f: Any) -> str:
@@ -221,3 +216,6 @@ def validate(
     counts = ", ".join(f"{len(cat.table(k))} {k}" for k in LISTABLE)
     checked = extra or shipped
     console().print(f"ok: {len(checked)} file(s) valid; catalog has {counts}")
+
+
+app.command("import-skypilot", no_args_is_help=True)(import_skypilot_cmd.import_skypilot)

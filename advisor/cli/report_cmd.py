@@ -34,7 +34,6 @@ from advisor.cli.finetune_opts import (
     OffloadOpt,
     QuantOpt,
     TokensPerEpochOpt,
-    finetune_from,
 )
 from advisor.cli.goodput_opts import (
     AsyncCheckpointOpt,
@@ -45,7 +44,7 @@ from advisor.cli.goodput_opts import (
     NodeMtbfOpt,
     SpotInterruptionsOpt,
 )
-from advisor.cli.recommend_cmd import MAX_DAYS_HELP, recommend_request
+from advisor.cli.recommend_cmd import MAX_DAYS_HELP, request_from_options
 from advisor.errors import UsageError
 
 FORMATS = ("html", "md", "json")
@@ -138,46 +137,7 @@ def report(
     target: Path | None = None
     if out is not None and out != "-":
         target = check_destination(Path(out))
-    req = recommend_request(
-        params=params,
-        model=model,
-        hf_config=hf_config,
-        seq_len=seq_len,
-        tokens=tokens,
-        budget=budget,
-        deadline=deadline,
-        max_devices=max_devices,
-        providers=providers,
-        accelerators=accelerators,
-        pricing=pricing,
-        objective=objective,
-        top=top,
-        precision=precision,
-        global_batch_tokens=global_batch_tokens,
-        profile=profile,
-        grid_intensity=grid_intensity,
-        onprem=onprem,
-        catalog=catalog,
-        max_days=max_days,
-        owned=owned,
-        memory_headroom=memory_headroom,
-        stack=stack,
-        flash_attention=flash_attention,
-        dp_overlap=dp_overlap,
-        finetune=finetune_from(method, lora_rank, lora_targets, quant),
-        tokens_per_epoch=tokens_per_epoch,
-        epochs=epochs,
-        offload=offload,
-        goodput={
-            "goodput": goodput,
-            "storage": checkpoint_storage,
-            "interval": checkpoint_interval,
-            "node_mtbf": node_mtbf,
-            "async_checkpoint": async_checkpoint,
-            "eval_fraction": eval_fraction,
-            "spot_interruptions": spot_interruptions,
-        },
-    )
+    req = request_from_options(locals())
     make_folder = False
     if out is None:
         if DEFAULT_FOLDER.exists() and not DEFAULT_FOLDER.is_dir():

@@ -49,10 +49,10 @@ def validate(
     json_out: JsonOpt = False,
 ) -> None:
     """Train small GPTs here and print predicted against measured step time and memory."""
+    from advisor.benchmarks.results import atomic_write_text, check_writable
     from advisor.calibrate import load_profile
     from advisor.validate import MEMORY_TOLERANCE, STEP_TOLERANCE, device_for
     from advisor.validate import validate as run_validation
-    from benchmarks.results import atomic_write_text, check_writable
 
     dev = device.strip().lower()
     if dev not in DEVICES:
@@ -120,8 +120,8 @@ def _precisions(device: str) -> list[str]:
         import torch  # noqa: F401
     except ImportError as e:
         raise DataError("advisor validate needs torch: pip install 'advisor[bench]'") from e
-    from benchmarks.harness import resolve_device
-    from benchmarks.training import autocast_supported
+    from advisor.benchmarks.harness import resolve_device
+    from advisor.benchmarks.training import autocast_supported
 
     try:
         resolve_device(device)

@@ -58,6 +58,7 @@ from advisor.model.memory import (
     autocast_weight_cache_bytes,
     dtype_bytes,
     in_flight_layers,
+    optimizer_moment_bytes,
     params_per_device,
     state_bytes,
 )
@@ -92,12 +93,8 @@ def adapter_moment_bytes(optimizer: str, spec: ModelSpec, ft: FinetuneSpec) -> f
     """Optimizer state per adapter parameter (advisor/model/memory.optimizer_moment_bytes
     for adamw, sgd and adam8bit; Adafactor factored over the adapters' own matrices).
     Paged optimizers hold the same bytes on the device between spikes."""
-    if optimizer == "adamw":
-        return 8.0
-    if optimizer == "sgd":
-        return 4.0
-    if optimizer == "adam8bit":
-        return 2.0 + 8.0 / 2048
+    if optimizer != "adafactor":
+        return optimizer_moment_bytes(optimizer, spec)  # type: ignore[arg-type]
     return adafactor_adapter_state_bytes(spec, ft) / max(lora_params_per_layer(spec, ft), 1)
 
 

@@ -35,11 +35,12 @@ from advisor.finetune.params import (
 from advisor.finetune.spec import FinetuneSpec
 from advisor.model.device import DeviceModel
 from advisor.model.memory import dtype_bytes
+from advisor.model.op_time import op_time
 from advisor.model.ops import Op, _matmul, _vector, block_ops, head_ops
 from advisor.model.parallel import dp_group, max_stage_layers
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec
-from advisor.model.time import Plans, StepTime, _op_time, optimizer_bytes_per_param
+from advisor.model.time import Plans, StepTime, optimizer_bytes_per_param
 
 FROZEN_LINEARS = ("qkv", "attn_out_proj", "router", "mlp_up", "mlp_down")
 COLUMN = ("q", "k", "v", "gate", "up")  # column-parallel under TP: output split
@@ -91,7 +92,7 @@ def _deltas(
     tokens = b * spec.seq_len / cp
     ops = block_ops(spec, b=b, t=t, sp=u.sp.astype(float), elem=elem, cp=cp)
     wgrad = sum(
-        (_op_time(op, dev, precision, u.tp)[0] for op in ops if op.name in FROZEN_LINEARS),
+        (op_time(op, dev, precision, u.tp)[0] for op in ops if op.name in FROZEN_LINEARS),
         np.zeros(len(u)),
     )
     full_rec = (u.rec == 2).astype(float)
@@ -99,7 +100,7 @@ def _deltas(
     a_mat = np.zeros(len(u))
     a_vec = np.zeros(len(u))
     for op in adapter_ops(spec, ft, tokens, t, elem):
-        mat, vec, _ = _op_time(op, dev, precision, u.tp)
+        mat, vec, _ = op_time(op, dev, precision, u.tp)
         a_mat = a_mat + mat * passes
         a_vec = a_vec + vec * (2.0 + full_rec)  # the add, its gradient pass, recompute
     n_mats = sum(n for _, _, n in target_shapes(spec).values())
@@ -112,7 +113,7 @@ def _deltas(
         a_vec = a_vec + uses * t_dq
     head = head_ops(spec, b=b, t=t, elem=elem, cp=cp)
     out = next(op for op in head if op.name == "output_proj")
-    head_wgrad = _op_time(out, dev, precision, u.tp)[0]
+    head_wgrad = op_time(out, dev, precision, u.tp)[0]
     return a_mat - wgrad, a_vec, -head_wgrad
 
 
@@ -128,6 +129,7 @@ def finetune_step_time(
 ) -> StepTime:
     """`st` (pretraining's step time of the same plans, with the adapters' share of the
     gradient bytes) corrected for a frozen base, adapters and dequantization."""
+    dev = dev.for_precision(precision)
     key = ((plans.mb * 4096 + plans.tp) * 2 + plans.sp) * 3 + plans.rec
     key = key * 1024 + plans.cp
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)

@@ -8,7 +8,7 @@ profiles is used (a derived figure, named in `assumptions`), never a guess.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -84,6 +84,16 @@ class DeviceModel:
     # (advisor/fitted.py, advisor/data/stack_fit.yaml); 1.0 = the analytic model alone.
     time_factor: float = 1.0
     stack: str = "auto"  # the software stack the factor and ranges are for
+    # precision -> (kernel_overhead, training_efficiency) fitted on that precision's steps
+    step_fit_by_precision: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def for_precision(self, precision: str) -> DeviceModel:
+        """This device with the in-step figures calibrated for `precision`, where the
+        profile fitted them apart (advisor calibrate); itself otherwise."""
+        fit = self.step_fit_by_precision.get(precision)
+        if fit is None:
+            return self
+        return replace(self, kernel_overhead=fit[0], training_efficiency=fit[1])
 
     def vector_rate(self, vclass: str, dtype: str) -> float | None:
         """Elements/s of a compute-bound vector op of this class in this dtype, if measured."""
@@ -305,6 +315,14 @@ def _measured_extras(profile: DeviceProfile | None) -> dict[str, Any]:
         out["optimizer_tensor_overhead"] = profile.optimizer_tensor_overhead_us.value * 1e-6
     if profile.training_efficiency is not None and profile.training_efficiency.value > 0:
         out["training_efficiency"] = profile.training_efficiency.value
+    base_eff = out.get("training_efficiency", 1.0)
+    out["step_fit_by_precision"] = {
+        p: (
+            f.kernel_overhead_us.value * 1e-6,
+            f.training_efficiency.value if f.training_efficiency else base_eff,
+        )
+        for p, f in profile.step_fit_by_precision.items()
+    }
     if profile.first_touch_gbs and profile.first_touch_min_bytes:
         out["first_touch_bandwidth"] = profile.first_touch_gbs.value * GB
         out["first_touch_min_bytes"] = profile.first_touch_min_bytes.value

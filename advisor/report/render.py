@@ -1,26 +1,25 @@
 """Render a `ReportData` as HTML (self-contained), Markdown or JSON, and write it safely.
 
-Templates live in `reports/templates/` beside the package (source tree and wheel
-alike). HTML is rendered with autoescaping on; the page carries a Content Security
-Policy that forbids every fetch, so a report cannot reach the network even if a
-template were wrong. Markdown escapes every value it prints (`<`, `>`, `&`, `|`,
-backticks and emphasis characters), so a catalog name cannot become markup there
-either.
+Templates live in `reports/templates/` of the repository, packaged inside the wheel
+(`templates_dir`, advisor/resources.py). HTML is rendered with autoescaping on; the
+page carries a Content Security Policy that forbids every fetch, so a report cannot
+reach the network even if a template were wrong. Markdown escapes every value it
+prints (`<`, `>`, `&`, `|`, backticks and emphasis characters), so a catalog name
+cannot become markup there either.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import advisor
 from advisor.errors import DataError, UsageError
+
+# Writing lives in advisor/files.py (every command that writes a file shares it); re-exported.
+from advisor.files import check_destination, write_atomic  # noqa: F401
 from advisor.model.memory import GIB
 from advisor.report.build import PLOT_OPTIONS, ReportData
 from advisor.units import format_bytes, format_duration, format_money, format_size
@@ -30,8 +29,11 @@ EXTENSIONS = {"html": "html", "md": "md", "json": "json"}
 
 
 def templates_dir() -> Path:
-    """`reports/templates/` beside the `advisor` package."""
-    return Path(advisor.__file__).resolve().parent.parent / "reports" / "templates"
+    """The report templates: inside the installed package, else `reports/templates/` of
+    the source tree (advisor/resources.py)."""
+    from advisor.resources import shipped_dir
+
+    return shipped_dir("templates")
 
 
 def _read_asset(name: str) -> str:
@@ -197,43 +199,3 @@ def render(data: ReportData, fmt: str) -> str:
     if fmt == "json":
         return render_json(data)
     raise UsageError(f"unknown format '{fmt}'; choose from: {', '.join(FORMATS)}")
-
-
-# --- writing ----------------------------------------------------------------------------------
-
-
-def check_destination(path: Path) -> Path:
-    """Fail before any work when a report could not be written to `path`."""
-    if path.exists() and path.is_dir():
-        raise UsageError(f"--out {path}: is a folder; give a file name, e.g. {path}/report.html")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.exists():
-        raise UsageError(f"--out {path}: folder {parent} does not exist; create it first")
-    if not parent.is_dir():
-        raise UsageError(f"--out {path}: {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise DataError(f"--out {path}: cannot write in folder {parent}")
-    return path
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, then rename it over `path`:
-    readers see the old file or the whole new one, and a failure leaves nothing."""
-    check_destination(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException as e:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise DataError(f"--out {path}: cannot write: {e.strerror or e}") from e
-        raise
