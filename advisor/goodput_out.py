@@ -123,6 +123,8 @@ def run_goodput(
 
 
 def _dur(seconds: float) -> str:
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:,.0f} d"
     if seconds >= 2 * 3600:
         return f"{seconds / 3600:.1f} h"
     if seconds >= 120:

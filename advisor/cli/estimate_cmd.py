@@ -42,6 +42,7 @@ from advisor.cli.goodput_opts import (
     NodeMtbfOpt,
     SpotInterruptionsOpt,
     goodput_from,
+    print_goodput,
 )
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, PRICINGS
 from advisor.errors import unknown
@@ -216,16 +217,8 @@ def estimate(
         convention=_choice(convention, "convention", CONVENTIONS),  # type: ignore[arg-type]
     )
     cat = catalog_from(catalog)
-    whole = goodput_from(
-        cat,
-        goodput,
-        checkpoint_storage,
-        checkpoint_interval,
-        node_mtbf,
-        async_checkpoint,
-        eval_fraction,
-        spot_interruptions,
-    )
+    gp = (goodput, checkpoint_storage, checkpoint_interval, node_mtbf, async_checkpoint)
+    whole = goodput_from(cat, *gp, eval_fraction, spot_interruptions)
     conv = resolve_stack(cat, stack, flash_attention, dp_overlap)
     prof = read_profile(profile) if profile is not None else None
     hw = resolve_hardware(
@@ -429,20 +422,6 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
         c.print(f"energy {out.energy_kwh:,.0f} kWh, {out.emissions_kg_co2e:,.0f} kg CO2e")
     for a in out.assumptions:
         c.print(f"[dim]assumes: {a}[/]")
-
-
-def print_goodput(c: Any, out: Any) -> None:
-    """The whole run in one line: goodput and where the wall time goes."""
-    g = out.goodput
-    if g is None or not g.enabled:
-        return
-    lost = ", ".join(
-        f"{k} {format_duration(v)}" for k, v in g.parts_s.items() if v >= 0.0005 * g.wall_s
-    )
-    c.print(
-        f"goodput {g.fraction:.1%}: {out.wall_tokens_per_s_per_device:,.0f} tokens/s per device "
-        f"over the whole run; steady {format_duration(g.productive_s)} + lost {lost}"
-    )
 
 
 def range_text(out: Any, key: str) -> str:

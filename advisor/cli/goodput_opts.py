@@ -1,15 +1,16 @@
-"""The whole-run (goodput) options shared by estimate, recommend and report."""
+"""The whole-run (goodput) options shared by estimate, recommend and report, and the
+line `estimate` prints about it."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from advisor.catalog import Catalog
 from advisor.errors import UsageError, unknown
 from advisor.goodput import GoodputSettings
-from advisor.units import parse_duration
+from advisor.units import format_duration, parse_duration
 
 P = "Whole run (goodput)"
 
@@ -110,4 +111,18 @@ def goodput_from(
         eval_fraction=eval_fraction,
         spot_per_hour=spot_interruptions,
         storages=catalog.storage,
+    )
+
+
+def print_goodput(c: Any, out: Any) -> None:
+    """The whole run in one line: goodput and where the wall time goes."""
+    g = out.goodput
+    if g is None or not g.enabled:
+        return
+    lost = ", ".join(
+        f"{k} {format_duration(v)}" for k, v in g.parts_s.items() if v >= 0.0005 * g.wall_s
+    )
+    c.print(
+        f"goodput {g.fraction:.1%}: {out.wall_tokens_per_s_per_device:,.0f} tokens/s per device "
+        f"over the whole run; steady {format_duration(g.productive_s)} + lost {lost}"
     )
