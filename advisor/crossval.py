@@ -123,6 +123,7 @@ def base_prediction(run: Run, catalog: Catalog) -> BasePrediction:
         tp=lay["tp"],
         pp=lay["pp"],
         cp=lay["cp"],
+        ep=lay["ep"] if run.spec.is_moe else None,
         vpp=lay["vp"],
         sp=sp,
         zero=lay["zero"],
@@ -199,6 +200,8 @@ def base_predictions() -> tuple[tuple[BasePrediction, ...], dict[str, str]]:
         if run.reason:
             skipped[run.id] = run.reason
             continue
+        if run.spec is not None and run.spec.is_moe:
+            continue  # cross-validated apart (advisor/moe_fit.py)
         try:
             out.append(base_prediction(run, catalog))
         except Exception as e:  # reported per row, never dropped silently
@@ -382,7 +385,14 @@ def fit_document() -> dict[str, Any]:
         "families": _families(),
         "factors": all_rows_factors(preds, weight),
         "ranges": residual_ranges(rows),
+        "moe": _moe_section(preds, weight),
     }
+
+
+def _moe_section(preds: tuple[BasePrediction, ...], weight: float) -> dict[str, Any]:
+    from advisor.moe_fit import moe_fit_section
+
+    return moe_fit_section(preds, weight)
 
 
 def _families() -> dict[str, str]:

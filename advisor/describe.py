@@ -42,6 +42,7 @@ class PlanOut(BaseModel):
     tp: int
     pp: int
     cp: int = 1
+    ep: int = 1
     vpp: int
     sp: bool
     zero: int

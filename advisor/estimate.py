@@ -19,6 +19,7 @@ from advisor.describe import (  # the document and its helpers, re-exported for 
 )
 from advisor.errors import UsageError
 from advisor.finetune.spec import FinetuneSpec, check_quant_support
+from advisor.fitted_moe import moe_factor_note, with_moe_factor, with_moe_range
 from advisor.goodput import GoodputSettings
 from advisor.hardware import Hardware
 from advisor.layout import (
@@ -29,6 +30,7 @@ from advisor.layout import (
     default_batch_tokens,
 )
 from advisor.model.device import DeviceModel, device_model
+from advisor.model.moe_notes import check_moe_layout, moe_assumptions
 from advisor.model.offload import host_path
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
@@ -66,7 +68,7 @@ def search_hardware(
     check_quant_support(hw.accelerator, finetune)
     catalog = catalog or load_catalog()
     stack = stack or resolve(catalog, None)
-    dev = apply_efficiency(hardware_device(catalog, hw, stack.id), stack)
+    dev = with_moe_factor(apply_efficiency(hardware_device(catalog, hw, stack.id), stack), spec)
     kw = {"flash_attention": stack.flash_attention, "zero_stages": stack.zero_stages}
     plans = enumerate_plans(spec, [hw.devices], hw.devices_per_node, batch_tokens, choice, **kw)
     if len(plans) == 0 and len(
@@ -140,6 +142,7 @@ def estimate(
             choice.vpp or 1,
             choice.cp or 1,
         )
+    check_moe_layout(spec, hw.devices, choice)
     scored, dev = search_hardware(
         spec, training, hw, choice, batch, catalog, memory_headroom, stack, finetune, offload
     )
@@ -162,7 +165,7 @@ def estimate(
         finetune,
         goodput,
     )
-    out = with_finetune(out, spec, finetune)
+    out = with_moe_range(with_finetune(out, spec, finetune), spec)
     assumptions = list(out.assumptions)
     if training.tokens is None:
         assumptions.append(f"tokens = {CHINCHILLA_TOKENS_PER_PARAM} x parameters (Chinchilla)")
@@ -171,6 +174,7 @@ def estimate(
                 "that is a pretraining default: give the dataset as --tokens-per-epoch and "
                 "--epochs (or --tokens) for fine-tuning"
             )
+    assumptions += moe_assumptions(spec, training, counts) + moe_factor_note(spec)
     given = training.global_batch_tokens is not None
     assumptions += batch_notes(batch, out.global_batch_tokens, spec.seq_len, given, counts.total)
     return out.model_copy(

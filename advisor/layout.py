@@ -119,6 +119,7 @@ class LayoutChoice:
     tp: int | None = None
     pp: int | None = None
     cp: int | None = None
+    ep: int | None = None
     vpp: int | None = None
     sp: bool | None = None
     zero: int | None = None

@@ -14,6 +14,7 @@ from advisor.catalog.schema import DeviceProfile, Offering
 from advisor.errors import AdvisorError, unknown
 from advisor.estimate import allocator_slack, overhead_bytes
 from advisor.finetune.spec import FinetuneSpec, check_quant_support
+from advisor.fitted_moe import with_moe_factor
 from advisor.goodput import GoodputSettings, wall_time
 from advisor.hardware import Hardware
 from advisor.model.device import device_model
@@ -148,6 +149,7 @@ def search_offerings(
             dev = apply_efficiency(
                 device_model(catalog, acc, prof, head, per_node, bw, stack=conv.id), conv
             )
+            dev = with_moe_factor(dev, spec)
         except AdvisorError as e:
             skipped[acc.id] = str(e)  # no sourced peak or bandwidth: cannot be scored
             continue

@@ -35,12 +35,13 @@ def simplicity_key(
     mb: np.ndarray,
     rec: np.ndarray,
     cp: np.ndarray | int = 1,
+    ep: np.ndarray | int = 1,
 ) -> np.ndarray:
     """Order of preference among tied plans, smaller is simpler: lower ZeRO stage, then
     fewer parallel dimensions in use (tp, pp, vpp, cp > 1), then smaller micro-batch, then
     less recomputation (none < selective < full). Integer, lexicographic."""
     dims = (np.asarray(tp) > 1).astype(np.int64) + (np.asarray(pp) > 1) + (np.asarray(vpp) > 1)
-    dims = dims + (np.asarray(cp) > 1)
+    dims = dims + (np.asarray(cp) > 1) + (np.asarray(ep) > 1)
     mb_rank = np.log2(np.maximum(np.asarray(mb), 1)).astype(np.int64)  # < 64 for mb < 2^64
     return ((np.asarray(zero, dtype=np.int64) * 4 + dims) * 64 + mb_rank) * 3 + np.asarray(rec)
 
@@ -58,6 +59,14 @@ def _legal_cp(spec: ModelSpec) -> list[int]:
         for c in CONTEXT_PARALLEL
         if c == 1 or (check_cp(spec, c) is None and spec.seq_len // c >= CP_MIN_TOKENS_PER_RANK)
     ]
+
+
+def legal_ep(spec: ModelSpec) -> list[int]:
+    """Expert-parallel degrees searched: the powers of two dividing the experts (1 for a
+    dense model); each must also divide tp·cp·dp (advisor/model/moe.py)."""
+    if not spec.is_moe:
+        return [1]
+    return [e for e in (2**k for k in range(13)) if e <= spec.experts and spec.experts % e == 0]
 
 
 def _legal_tp(spec: ModelSpec, per_node: int) -> list[int]:
@@ -104,6 +113,7 @@ def enumerate_plans(
     tps = [choice.tp] if choice.tp else _legal_tp(spec, per_node)
     pps = [choice.pp] if choice.pp else _pipeline_degrees(spec)
     cps = [choice.cp] if choice.cp else _legal_cp(spec)
+    eps = [choice.ep] if choice.ep else legal_ep(spec)
     vpps = [choice.vpp] if choice.vpp else list(VIRTUAL_STAGES)
     mbs = [choice.micro_batch] if choice.micro_batch else list(MICRO_BATCHES)
     zeros = [choice.zero] if choice.zero is not None else list(zero_stages)
@@ -112,19 +122,21 @@ def enumerate_plans(
     else:
         recs = [0, 2] if flash_attention else [0, 1, 2]
     ints = {"dtype": np.int64}
-    # Device counts x tp x pp x cp first (few), then every legal tuple x the other axes.
-    n, tp, pp, cp = (
+    # Device counts x tp x pp x cp x ep first (few), then every legal tuple x the other axes.
+    n, tp, pp, cp, ep = (
         a.ravel()
         for a in np.meshgrid(
             np.asarray(device_counts, **ints),
             np.asarray(tps, **ints),
             np.asarray(pps, **ints),
             np.asarray(cps, **ints),
+            np.asarray(eps, **ints),
             indexing="ij",
         )
     )
     keep = (n % (tp * pp * cp) == 0) & (per_node % tp == 0) & (pp <= spec.layers)
-    n, tp, pp, cp = n[keep], tp[keep], pp[keep], cp[keep]
+    keep &= (n // np.maximum(pp, 1)) % ep == 0  # ep divides tp·cp·dp (advisor/model/moe.py)
+    n, tp, pp, cp, ep = n[keep], tp[keep], pp[keep], cp[keep], ep[keep]
     rest = [
         a.ravel()
         for a in np.meshgrid(
@@ -137,6 +149,7 @@ def enumerate_plans(
     ]
     r = rest[0].size
     n, tp, pp, cp = np.repeat(n, r), np.repeat(tp, r), np.repeat(pp, r), np.repeat(cp, r)
+    ep = np.repeat(ep, r)
     vpp, mb, zero, rec = (np.tile(a, keep.sum()) for a in rest)
     ok = np.ones(n.size, dtype=bool)
     dp = np.maximum(n // (tp * pp * cp), 1)
@@ -154,5 +167,15 @@ def enumerate_plans(
     sp = (tp > 1).astype(np.int64) if choice.sp is None else np.full_like(tp, int(choice.sp))
     idx = np.flatnonzero(ok)
     return Plans(
-        dp[idx], tp[idx], pp[idx], vpp[idx], sp[idx], zero[idx], mb[idx], m[idx], rec[idx], cp[idx]
+        dp[idx],
+        tp[idx],
+        pp[idx],
+        vpp[idx],
+        sp[idx],
+        zero[idx],
+        mb[idx],
+        m[idx],
+        rec[idx],
+        cp[idx],
+        ep[idx],
     )

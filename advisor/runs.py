@@ -177,9 +177,39 @@ def parse_recompute(text: str) -> str:
     return "none"
 
 
+def moe_model(r: dict[str, str]) -> dict[str, Any] | None:
+    """The run_sources.yaml `moe_models` entry of a MoE row (None for a dense row)."""
+    model = r.get("model", "")
+    for name, entry in (sources_data().get("moe_models") or {}).items():
+        if model.startswith(name):
+            return entry
+    return None
+
+
+def _moe_spec(r: dict[str, str], entry: dict[str, Any]) -> ModelSpec | None:
+    """A MoE row's shape: its preset at the row's vocabulary and context, no MTP."""
+    from advisor.model.presets import preset
+
+    if not entry.get("preset"):
+        return None
+    return preset(entry["preset"]).model_copy(
+        update={
+            "name": r["id"],
+            "vocab": _int(r["vocab"]),
+            "seq_len": _int(r["seq_len"]),
+            "mtp_layers": 0,
+        }
+    )
+
+
 def _spec(r: dict[str, str], src: dict[str, Any]) -> ModelSpec | None:
     need = ("layers", "hidden", "heads", "vocab", "seq_len")
-    if any(_int(r.get(k)) is None for k in need):
+    if any(_int(r.get(k)) is None for k in need if k != "heads"):
+        return None
+    entry = moe_model(r)
+    if entry is not None:
+        return _moe_spec(r, entry)
+    if _int(r.get("heads")) is None:
         return None
     hidden, ffn = _int(r["hidden"]), _int(r.get("ffn"))
     assert hidden is not None
@@ -230,8 +260,11 @@ def needs_feature(run: Run) -> str | None:
         return acc_entry["needs"]
     if acc_entry.get("beyond_node_needs") and (run.devices or 0) > 8:
         return acc_entry["beyond_node_needs"]
-    if not r.get("ffn", "").strip().isdigit() and r.get("ffn"):
-        return "mixture-of-experts layers with expert parallelism (EP)"
+    entry = moe_model(r)
+    if entry is not None and not entry.get("preset"):
+        return entry["why"]
+    if entry is None and not r.get("ffn", "").strip().isdigit() and r.get("ffn"):
+        return "mixture-of-experts layers of a model not mapped in run_sources.yaml"
     return None
 
 
@@ -249,6 +282,9 @@ def not_checked_reason(run: Run) -> str | None:
         has = [k for k in ("tflops_per_gpu", "mfu_pct", "gpu_hours") if r.get(k)]
         given = f" (gives {', '.join(has)} only, under its own FLOP convention)" if has else ""
         return "no measured tokens/s or step time" + given
+    need = needs_feature(run)
+    if run.spec is None and need:
+        return need
     if run.spec is None:
         missing = [k for k in ("layers", "hidden", "heads", "vocab", "seq_len") if not r.get(k)]
         return f"shape incomplete (no {', '.join(missing)})"

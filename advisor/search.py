@@ -20,6 +20,7 @@ from advisor.layout import TIE_TOLERANCE
 from advisor.model.device import DeviceModel
 from advisor.model.flops import hardware_flops_per_token, model_flops_per_token
 from advisor.model.memory import activation_memory, autocast, dtype_bytes, model_state_memory
+from advisor.model.moe import expert_load
 from advisor.model.offload import HostPath, OffloadPass
 from advisor.model.spec import ModelSpec, TrainingSpec
 from advisor.model.time import REC_CODES, Plans, StepTime, step_time
@@ -104,7 +105,14 @@ class Scored:
         tied, k = idx[near], k[near]
         p = self.plans
         simple = simplicity_key(
-            p.zero[tied], p.tp[tied], p.pp[tied], p.vpp[tied], p.mb[tied], p.rec[tied], p.cp[tied]
+            p.zero[tied],
+            p.tp[tied],
+            p.pp[tied],
+            p.vpp[tied],
+            p.mb[tied],
+            p.rec[tied],
+            p.cp[tied],
+            p.ep[tied],
         )
         pick = np.flatnonzero(simple == simple.min())
         return int(tied[pick[np.argmin(k[pick])]])
@@ -180,6 +188,7 @@ def score(
         dp_overlap=dp_overlap,
         autocast=autocast(training),
         tp_overlap=tp_overlap,
+        moe_load=expert_load(training),
     )
     parts = (w, g, o, act, other)
     return moved.label(
@@ -286,6 +295,7 @@ def _score_adapters(
         dp_overlap=dp_overlap,
         autocast=cast,
         tp_overlap=tp_overlap,
+        moe_load=expert_load(training),
     )
     st = finetune_step_time(
         spec, plans, dev, training.precision, training.optimizer, st, ft, autocast=cast
@@ -315,6 +325,7 @@ def plan_fields(plans: Plans, i: int) -> dict[str, Any]:
         "tp": int(plans.tp[i]),
         "pp": int(plans.pp[i]),
         "cp": int(plans.cp[i]),
+        "ep": int(plans.ep[i]),
         "vpp": int(plans.vpp[i]),
         "sp": bool(plans.sp[i]),
         "zero": int(plans.zero[i]),

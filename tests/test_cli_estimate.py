@@ -53,6 +53,7 @@ def test_llama_model_state_bytes_per_param(cli) -> None:
         "tp": 1,
         "pp": 1,
         "cp": 1,
+        "ep": 1,
         "vpp": 1,
         "sp": False,
         "zero": 0,

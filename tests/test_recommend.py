@@ -192,6 +192,7 @@ def test_estimate_table5_175b_breakdown_adds_up(cli) -> None:
         "dp_comm_exposed",
         "optimizer",
         "cp_comm",
+        "ep_comm",
     }
     assert sum(d["breakdown_s"].values()) == pytest.approx(d["step_time_s"])
     for key in (

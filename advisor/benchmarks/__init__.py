@@ -19,6 +19,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "amp": ("local", "training step: fp32 against bf16/fp16 autocast"),
     "lora": ("local", "LoRA step: frozen base, trainable adapters (PEFT where installed)"),
     "overhead": ("local", "framework memory overhead of a training process"),
+    "prefill": ("local", "serving: prompts through the small GPT in one pass, tokens/s"),
+    "decode": ("local", "serving: one token per sequence against a KV cache, tokens/s by batch"),
     "collectives": ("dist", "all-reduce, all-gather, reduce-scatter: algbw and busbw"),
     "ddp": ("dist", "DistributedDataParallel scaling from 1 to N processes"),
     "pipeline": ("dist", "pipeline parallel (torch.distributed.pipelining), 1F1B"),

@@ -249,6 +249,24 @@ class LoraStepRow(Record):
     loss: float
 
 
+class GenerateRow(Record):
+    """Generation on the small GPT with a KV cache (advisor/benchmarks/generate.py): a prefill of
+    `prompt_len` tokens per sequence, or one decode step per sequence at `context`."""
+
+    kind: Literal["generate"] = "generate"
+    phase: Literal["prefill", "decode"]
+    device: str
+    precision: Literal["fp32", "bf16"]
+    model: GPTShape
+    params: int
+    batch: int = Field(ge=1)
+    prompt_len: int = Field(ge=1)
+    context: int = Field(ge=1, description="Tokens in the KV cache a step attends to.")
+    tokens: int = Field(ge=1, description="Tokens per timed call.")
+    time: Stats
+    tokens_per_s: float
+
+
 Row = Annotated[
     MatmulRow
     | AttentionRow
@@ -261,7 +279,8 @@ Row = Annotated[
     | OverheadRow
     | VectorRow
     | AllocatorRow
-    | LoraStepRow,
+    | LoraStepRow
+    | GenerateRow,
     Field(discriminator="kind"),
 ]
 

@@ -14,10 +14,14 @@ def _pct(x: float) -> str:
 def accuracy(catalog: CatalogOpt = None, json_out: JsonOpt = False) -> None:
     """Each published run predicted with factors fitted without its own source
     (leave-one-source-out), the 45%-MFU napkin beside it, and every row not checked;
-    then the published fine-tuning rows (peak memory and throughput, unfitted)."""
+    then the MoE rows (cross-validated over the dense fit), the published fine-tuning rows
+    (peak memory and throughput, unfitted), and the published serving rows (engine
+    factors fitted leave-one-source-out)."""
+    from advisor.cli.accuracy_moe import moe_document, print_moe
     from advisor.crossval import base_predictions, cross_validate, shrink_weight, summary
     from advisor.finetune_accuracy import finetune_document
     from advisor.goodput_accuracy import whole_run_document
+    from advisor.serve.accuracy import serving_document
 
     catalog_from(catalog)  # a bad --catalog is still reported
     preds, skipped = base_predictions()
@@ -42,6 +46,8 @@ def accuracy(catalog: CatalogOpt = None, json_out: JsonOpt = False) -> None:
                 "not_checked_reasons": reasons,
                 "finetune": finetune_document(),
                 "whole_run_wall": whole_run_document(rows),
+                "serving": serving_document(),
+                "moe": moe_document(preds, weight),
             }
         )
         return
@@ -49,9 +55,13 @@ def accuracy(catalog: CatalogOpt = None, json_out: JsonOpt = False) -> None:
     from advisor.cli.accuracy_goodput import print_whole_run
 
     print_whole_run(whole_run_document(rows))
+    print_moe(moe_document(preds, weight))
     from advisor.cli.accuracy_finetune import print_finetune
 
     print_finetune(finetune_document())
+    from advisor.cli.accuracy_serving import print_serving
+
+    print_serving(serving_document())
 
 
 def _print(rows: list[Any], stats: dict[str, Any], skipped: dict[str, str], reasons: dict) -> None:

@@ -21,9 +21,11 @@ from advisor.cli import (
     bench_cmd,
     calibrate_cmd,
     catalog_cmd,
+    emit_cmd,
     estimate_cmd,
     recommend_cmd,
     report_cmd,
+    serve_cmd,
     validate_cmd,
 )
 from advisor.errors import AdvisorError
@@ -60,6 +62,9 @@ app.command("bench", no_args_is_help=True)(bench_cmd.bench)
 app.command("calibrate", no_args_is_help=True)(calibrate_cmd.calibrate)
 app.command("validate", no_args_is_help=True)(validate_cmd.validate)
 app.command("report", no_args_is_help=True)(report_cmd.report)
+app.command("serve", no_args_is_help=True)(serve_cmd.serve)
+
+app.command("emit", no_args_is_help=True)(emit_cmd.emit)
 
 
 @app.callback()

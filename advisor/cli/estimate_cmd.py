@@ -133,6 +133,30 @@ def estimate(
             min=1, help="Context parallel: ranks per sequence (ring attention).", rich_help_panel=L
         ),
     ] = None,
+    ep: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Expert parallel (MoE): ranks the experts are split over.",
+            rich_help_panel=L,
+        ),
+    ] = None,
+    moe_imbalance: Annotated[
+        float,
+        typer.Option(
+            min=1.0,
+            help="MoE: busiest expert's tokens over the mean (1 = balanced, as benchmarks force).",
+            rich_help_panel=L,
+        ),
+    ] = 1.0,
+    capacity_factor: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01,
+            help="MoE: expert capacity over the mean; default dropless.",
+            rich_help_panel=L,
+        ),
+    ] = None,
     sp: Annotated[
         bool | None, typer.Option("--sp/--no-sp", help="Sequence parallel.", rich_help_panel=L)
     ] = None,
@@ -215,6 +239,8 @@ def estimate(
         precision=_choice(precision, "precision", PRECISIONS),  # type: ignore[arg-type]
         optimizer=_choice(optimizer, "optimizer", OPTIMIZERS),  # type: ignore[arg-type]
         convention=_choice(convention, "convention", CONVENTIONS),  # type: ignore[arg-type]
+        moe_imbalance=moe_imbalance,
+        capacity_factor=capacity_factor,
     )
     cat = catalog_from(catalog)
     gp = (goodput, checkpoint_storage, checkpoint_interval, node_mtbf, async_checkpoint)
@@ -233,6 +259,7 @@ def estimate(
         tp=tp,
         pp=pp,
         cp=cp,
+        ep=ep,
         vpp=vpp,
         sp=sp,
         zero=zero,
@@ -352,6 +379,7 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
                     else ""
                 ),
                 mark("cp", f"cp {p.cp}"),
+                *([mark("ep", f"ep {p.ep}")] if out.active_params != out.params else []),
                 mark("vpp", f"vpp {p.vpp}"),
                 mark("sp", f"sp {'on' if p.sp else 'off'}"),
                 mark("zero", f"zero {p.zero}"),

@@ -22,6 +22,7 @@ from advisor.cli.common import (
     catalog_from,
     print_json,
 )
+from advisor.cli.emit_cmd import EmitOpt, check_emit, emit_top
 from advisor.cli.finetune_opts import (
     EpochsOpt,
     LoraRankOpt,
@@ -275,12 +276,14 @@ def recommend(
     csv_out: Annotated[bool, typer.Option("--csv", help="Print the options as CSV.")] = False,
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,
+    emit: EmitOpt = None,
 ) -> None:
     """Rank what to rent or buy for a training run, within a budget and a deadline."""
     from advisor.recommend import recommend as run_recommend
 
     if json_out and csv_out:
         raise UsageError("give --json or --csv, not both")
+    check_emit(emit)
     req = request_from_options(locals())
     out = run_recommend(req.spec, req.training, req.catalog, **req.kwargs)
     if json_out:
@@ -289,5 +292,7 @@ def recommend(
         _print_csv(out)
     else:
         _print_table(out)
+    if emit is not None:
+        emit_top(out, req, emit)
     if out.nothing_fits:  # what would fit is on stdout; the run as asked cannot be done
         raise AdvisorError(f"{out.nothing_fits}; see what would fit above")

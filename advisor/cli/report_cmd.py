@@ -26,6 +26,7 @@ from advisor.cli.common import (
     MemoryHeadroomOpt,
     StackOpt,
 )
+from advisor.cli.emit_cmd import EmitOpt, check_emit, emit_top
 from advisor.cli.finetune_opts import (
     EpochsOpt,
     LoraRankOpt,
@@ -125,6 +126,7 @@ def report(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="html, md or json.")] = "html",
     catalog: CatalogOpt = None,
+    emit: EmitOpt = None,
 ) -> None:
     """Write a shareable report of a recommendation: the answer, plots, sources."""
     f = fmt.strip().lower()
@@ -134,6 +136,7 @@ def report(
         raise unknown("format", fmt, FORMATS)
     from advisor.report.render import check_destination
 
+    check_emit(emit)
     target: Path | None = None
     if out is not None and out != "-":
         target = check_destination(Path(out))
@@ -160,6 +163,8 @@ def report(
     text = render(data, f)
     if target is None:
         sys.stdout.write(text)
+        if emit is not None:
+            emit_top(data, req, emit)
         return
     if make_folder:
         try:
@@ -169,6 +174,8 @@ def report(
                 f"cannot make folder {DEFAULT_FOLDER}: {e.strerror}; give --out FILE"
             ) from e
     write_atomic(target, text)
+    if emit is not None:
+        emit_top(data, req, emit)
     best = data.options[0] if data.options and not data.options_over_limits else None
     summary = (
         f"#1 {best.offering} x{best.nodes}" if best is not None else "no option within the limits"

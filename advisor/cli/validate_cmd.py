@@ -45,6 +45,14 @@ def validate(
             "bitsandbytes on CUDA and is skipped elsewhere, with the reason.",
         ),
     ] = "full",
+    serving: Annotated[
+        bool,
+        typer.Option(
+            "--serving",
+            help="Instead of training: the small GPT's prefill and decode, predicted "
+            "against measured tokens per second.",
+        ),
+    ] = False,
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -65,6 +73,11 @@ def validate(
     methods = parse_methods(method)
     prof = load_profile(profile)
     dev = device_for(prof, dev)
+    if serving:
+        from advisor.cli.validate_serving import run_serving
+
+        run_serving(prof, catalog_from(catalog), dev, quick, out, json_out, threads)
+        return
     precisions = _precisions(dev)
     cat = catalog_from(catalog)
 

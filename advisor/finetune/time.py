@@ -42,7 +42,15 @@ from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec
 from advisor.model.time import Plans, StepTime, optimizer_bytes_per_param
 
-FROZEN_LINEARS = ("qkv", "attn_out_proj", "router", "mlp_up", "mlp_down")
+FROZEN_LINEARS = (
+    "qkv",
+    "attn_out_proj",
+    "router",
+    "mlp_up",
+    "mlp_down",
+    "shared_up",
+    "shared_down",
+)
 COLUMN = ("q", "k", "v", "gate", "up")  # column-parallel under TP: output split
 
 
@@ -90,7 +98,8 @@ def _deltas(
     b, t = u.mb.astype(float), u.tp.astype(float)
     cp = u.cp.astype(float)
     tokens = b * spec.seq_len / cp
-    ops = block_ops(spec, b=b, t=t, sp=u.sp.astype(float), elem=elem, cp=cp)
+    ep = u.ep.astype(float)
+    ops = block_ops(spec, b=b, t=t, sp=u.sp.astype(float), elem=elem, cp=cp, ep=ep)
     wgrad = sum(
         (op_time(op, dev, precision, u.tp)[0] for op in ops if op.name in FROZEN_LINEARS),
         np.zeros(len(u)),
@@ -131,7 +140,7 @@ def finetune_step_time(
     gradient bytes) corrected for a frozen base, adapters and dequantization."""
     dev = dev.for_precision(precision)
     key = ((plans.mb * 4096 + plans.tp) * 2 + plans.sp) * 3 + plans.rec
-    key = key * 1024 + plans.cp
+    key = (key * 1024 + plans.cp) * 8192 + plans.ep
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     d_mat, d_vec, d_head = _deltas(spec, plans.take(first), dev, precision, ft)
     stage = max_stage_layers(spec.layers, plans.pp).astype(float)

@@ -17,18 +17,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from advisor.model.attention import window_fraction
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, Recompute
 
 
 def attention_flops_per_token(spec: ModelSpec) -> float:
-    """Forward QK^T and attention-over-V per token, all layers: 2 matmuls x 2·s·d."""
-    return 4.0 * spec.layers * spec.seq_len * spec.heads * spec.d_head
+    """Forward QK^T and attention-over-V per token, all layers: 2·s·heads·(d_qk + d_v)
+    (= 2 matmuls x 2·s·d when both are head_dim; MLA's values are v_head_dim wide), times
+    the share of the square sliding windows keep (advisor/model/attention.py)."""
+    per_layer = 2.0 * spec.seq_len * spec.heads * (spec.d_head + spec.d_v)
+    return spec.layers * per_layer * window_fraction(spec)
 
 
 def forward_flops_per_token(spec: ModelSpec) -> float:
-    """Forward matmul FLOPs per token: 2·N + attention."""
-    return 2.0 * count_params(spec).matmul_active + attention_flops_per_token(spec)
+    """Forward matmul FLOPs per token: 2·N + attention, and for each multi-token
+    prediction module (DeepSeek-V3 §2.2) its block, projection and output head."""
+    c = count_params(spec)
+    attn = attention_flops_per_token(spec)
+    mtp = 2.0 * (c.mtp_matmul + spec.mtp_layers * c.vocab_hidden)
+    mtp += attn / spec.layers * spec.mtp_layers
+    return 2.0 * c.matmul_active + attn + mtp
 
 
 def model_flops_per_token(spec: ModelSpec) -> float:
@@ -39,7 +48,7 @@ def model_flops_per_token(spec: ModelSpec) -> float:
 def recompute_flops_per_token(spec: ModelSpec, recompute: Recompute) -> float:
     """Extra forward work that recomputation repeats, per token."""
     if recompute == "full":
-        blocks = 2.0 * spec.layers * count_params(spec).layer_matmul_active
+        blocks = 2.0 * count_params(spec).blocks_matmul_active
         return blocks + attention_flops_per_token(spec)
     if recompute == "selective":
         return attention_flops_per_token(spec)

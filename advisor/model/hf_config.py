@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from advisor.errors import DataError
+from advisor.model.hf_moe import moe_family, moe_spec
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec
 
@@ -295,8 +296,12 @@ def from_hf_config(path: Path, seq_len: int | None = None) -> ModelSpec:
     """Read a Hugging Face config.json (Llama, Mistral, Qwen2, Mixtral, GPT-2, GPT-NeoX)."""
     cfg = read_config(path)
     try:
-        kind = family(cfg, path)
-        spec = _spec(cfg, path, kind, seq_len)
+        if kind := moe_family(cfg):  # Qwen3-MoE, DeepSeek-V3, gpt-oss (hf_moe.py)
+            seq, notes = _context(int(_need(cfg, path, "max_position_embeddings")), seq_len)
+            spec = moe_spec(cfg, path, kind, seq, notes)
+        else:
+            kind = family(cfg, path)
+            spec = _spec(cfg, path, kind, seq_len)
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "shape"

@@ -52,6 +52,8 @@ from typing import Any
 
 import numpy as np
 
+from advisor.model.attention import attention_weights
+from advisor.model.moe import expert_dp_group, routed_params_per_device, routed_params_shift
 from advisor.model.parallel import cp_of, dp_group, max_stage_layers
 from advisor.model.params import ParamCounts, count_params
 from advisor.model.spec import (
@@ -178,7 +180,8 @@ def params_per_device(counts: ParamCounts, plan: Any) -> Any:
     blocks = counts.per_layer * max_stage_layers(counts.layers, plan.pp)
     stage = blocks + counts.embedding + counts.position
     stage = stage + np.where(one_stage, counts.output + counts.final_norm, 0)
-    return stage / plan.tp
+    # Routed experts are split by expert parallelism, not tensor parallelism (moe.py).
+    return stage / plan.tp + routed_params_shift(counts, plan)
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,12 @@ def model_state_memory(spec: ModelSpec, plan: Any, training: TrainingSpec) -> Mo
     p = params_per_device(counts, plan)
     sb = state_bytes(training.precision, training.optimizer, training.convention, spec)
     dp, z = dp_group(plan), np.asarray(plan.zero)  # ZeRO shards over data x context
+    if counts.routed_per_layer:
+        # Expert states shard over the expert-data group instead (moe.py): an effective
+        # group that gives the same bytes for the device's dense and expert parameters.
+        p_exp = routed_params_per_device(counts, plan)
+        edp = expert_dp_group(plan)
+        dp = p / np.maximum((p - p_exp) / dp + p_exp / edp, 1e-30)
     shard_w = np.where(z >= 3, dp, 1)
     shard_g = np.where(z >= 2, dp, 1)
     shard_o = np.where(z >= 1, dp, 1)
@@ -258,13 +267,17 @@ def activation_bytes_per_layer(
     sb = s * b
     if recompute == "full":
         return 2.0 * r_half * sb * h / sp_div
-    q_w = spec.heads * spec.d_head
-    kv_w = spec.n_kv * spec.d_head
+    a = attention_weights(spec)
     mlp_tensors = 3 if spec.mlp == "swiglu" else 2
     replicated = r_half * 4 * h + half * (2 * h + 2 * h) + drop * 2 * h
-    sharded = half * (2 * q_w + 2 * kv_w + 2 * kv_w + 2 * q_w) + spec.top_k * half * (
-        2 * f * mlp_tensors
-    )
+    # Q, K and V for the core, the output projection's input; MLA also keeps the
+    # latents its up-projections read (attention.py).
+    attn = 2 * a.q_width + 2 * a.kv_width + 2 * a.out_in
+    if spec.is_mla:
+        attn += 2 * ((spec.q_lora_rank or 0) + (spec.kv_lora_rank or 0))
+    sharded = half * attn + spec.experts_per_token * half * (2 * f * mlp_tensors)
+    if spec.is_moe:  # the permuted copies of each token the routed experts read
+        sharded += half * 2 * h * spec.top_k
     per_token = replicated / sp_div + sharded / t
     core = 0.0 if recompute == "selective" else spec.heads * s * (half * 2 + drop * (1 + half * 2))
     return sb * per_token + sb * core / t

@@ -29,7 +29,7 @@ def op_time(op: Op, dev: DeviceModel, precision: str, tp: Any) -> tuple[Any, Any
     if op.kind == "matrix":
         # Roofline: a matmul with little reuse (attention's k = head_dim) is bound by
         # the bytes it reads and writes, not by its FLOPs.
-        eff = dev.matmul_efficiency(precision)(op.flops)
+        eff = dev.matmul_efficiency(precision)(op.flops / op.gemms)
         t_flops = op.flops / (dev.peak(precision) * eff)
         t_bytes = op.bytes / (dev.memory_bandwidth * dev.memory_efficiency(op.bytes))
         t = np.maximum(t_flops, t_bytes) / dev.training_efficiency + dev.kernel_overhead

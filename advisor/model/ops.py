@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from advisor.model.attention import attention_weights, projection_flops_width, window_fraction
 from advisor.model.spec import ModelSpec
 
 Kind = Literal["matrix", "vector", "comm"]
@@ -43,6 +44,7 @@ class Op:
     vclass: VectorClass = ""  # vector ops: which measured throughput applies
     elem: int = 2  # vector ops: bytes per element of the dtype they run in
     count: Any = 1.0  # kernels this op stands for (each pays the fixed per-op time)
+    gemms: Any = 1.0  # matrix ops: equal GEMMs it is made of (a MoE rank's local experts)
 
 
 def _matmul(name: str, m: Any, n: Any, k: Any, elem: int) -> Op:
@@ -81,6 +83,7 @@ def block_ops(
     fused_attention: bool = False,
     residual_elem: int | None = None,
     cp: Any = 1,
+    ep: Any = 1,
 ) -> list[Op]:
     """Forward ops of one transformer block for b sequences of spec.seq_len tokens.
 
@@ -96,20 +99,24 @@ def block_ops(
     s, h, f = spec.seq_len, spec.hidden, spec.ffn
     s_local = s / cp
     tokens = b * s_local
-    q_w = spec.heads * spec.d_head
-    kv_w = spec.n_kv * spec.d_head
+    qkv_w = projection_flops_width(spec)  # attention.py: Q, K, V (MLA: its projections)
+    out_in = attention_weights(spec).out_in
     heads_local = spec.heads / t
     sp_on = _truthy(sp)
     sp_div = 1 + (t - 1) * sp_on  # t with sequence parallelism, else 1
     act = tokens * h * elem  # one [b, s, h] tensor in bytes
     up_mats = 2 if spec.mlp == "swiglu" else 1
-    routed = tokens * spec.top_k  # token-expert pairs
+    # token-expert pairs: routed top_k plus shared experts. A MoE model's leading dense
+    # blocks are counted as MoE blocks here (DeepSeek-V3's do the same FLOPs: 18432 =
+    # 9 x 2048); flops.py counts them exactly.
+    routed = tokens * spec.experts_per_token
+    causal_fraction = causal_fraction * window_fraction(spec, causal=causal_fraction < 1)
     ops: list[Op] = [
         _vector("norm_attn", tokens * h / sp_div, r_elem, vclass="norm"),
     ]
     ops += [
         Op("tp_all_gather_attn", "comm", 0.0, act, "all_gather"),
-        _matmul("qkv", tokens, (q_w + 2 * kv_w) / t, h, elem),
+        _matmul("qkv", tokens, qkv_w / t, h, elem),
         _matmul(
             "attn_scores", b * heads_local * s_local, s_local * causal_fraction, spec.d_head, elem
         ),
@@ -121,9 +128,9 @@ def block_ops(
             vclass="softmax",
         ),
         _matmul(
-            "attn_over_v", b * heads_local * s_local, spec.d_head, s_local * causal_fraction, elem
+            "attn_over_v", b * heads_local * s_local, spec.d_v, s_local * causal_fraction, elem
         ),
-        _matmul("attn_out_proj", tokens, h, q_w / t, elem),
+        _matmul("attn_out_proj", tokens, h, out_in / t, elem),
         Op("tp_reduce_attn", "comm", 0.0, act, "all_reduce"),
         _vector("residual_attn", tokens * h / sp_div, r_elem, passes=3.0),
         _vector("norm_mlp", tokens * h / sp_div, r_elem, vclass="norm"),
@@ -131,14 +138,54 @@ def block_ops(
     ]
     if spec.is_moe:
         ops.append(_matmul("router", tokens, spec.experts, h, elem))
+    if spec.is_moe:
+        ops += expert_matmuls(spec, tokens, t, ep, elem)
+    else:
+        ops += [
+            _matmul("mlp_up", routed, up_mats * f / t, h, elem),
+            _matmul("mlp_down", routed, h, f / t, elem),
+        ]
     ops += [
-        _matmul("mlp_up", routed, up_mats * f / t, h, elem),
         _vector("mlp_activation", routed * f / t * up_mats, elem, passes=1.5, vclass="activation"),
-        _matmul("mlp_down", routed, h, f / t, elem),
         Op("tp_reduce_mlp", "comm", 0.0, act, "all_reduce"),
         _vector("residual_mlp", tokens * h / sp_div, r_elem, passes=3.0),
     ]
     return [_tp_comm(op, t, sp) for op in ops]
+
+
+def expert_matmuls(spec: ModelSpec, tokens: Any, t: Any, ep: Any, elem: int) -> list[Op]:
+    """The MoE MLP of one rank: its experts/ep routed experts as a grouped GEMM of equal
+    per-expert GEMMs (balanced load: tokens·top_k·ep/experts rows each, its tokens being
+    split over t with sequence parallelism; expert tensor parallel 1, advisor/model/moe.py),
+    whose efficiency is that of one expert's GEMM (Gale et al. 2023, MegaBlocks §2: small
+    per-expert matmuls), then the shared experts on every token like a dense MLP."""
+    h, f = spec.hidden, spec.ffn
+    up = 2 if spec.mlp == "swiglu" else 1
+    local = spec.experts / ep
+    rows = tokens * spec.top_k / t / local  # per local expert
+    ops = [
+        _grouped("mlp_up", rows, up * f, h, local, elem),
+        _grouped("mlp_down", rows, h, f, local, elem),
+    ]
+    if spec.shared_experts:
+        w = spec.shared_experts * f / t
+        ops += [
+            _matmul("shared_up", tokens, up * w, h, elem),
+            _matmul("shared_down", tokens, h, w, elem),
+        ]
+    return ops
+
+
+def _grouped(name: str, m: Any, n: Any, k: Any, gemms: Any, elem: int) -> Op:
+    one = _matmul(name, m, n, k, elem)
+    return Op(
+        name,
+        "matrix",
+        one.flops * gemms,
+        one.bytes * gemms,
+        matmul_dims=(m, n, k),
+        gemms=gemms,
+    )
 
 
 def _tp_comm(op: Op, t: Any, sp: Any) -> Op:

@@ -22,6 +22,7 @@ BREAKDOWN_KEYS = (
     "dp_comm_exposed",
     "optimizer",
     "cp_comm",
+    "ep_comm",
 )
 
 
@@ -39,14 +40,18 @@ class Plans:
     m: np.ndarray  # micro-batches per step per replica (gradient accumulation)
     rec: np.ndarray  # REC_CODES
     cp: np.ndarray | None = None  # context-parallel degree (default 1)
+    ep: np.ndarray | None = None  # expert-parallel degree (default 1; advisor/model/moe.py)
 
     def __post_init__(self) -> None:
         if self.cp is None:
             self.cp = np.ones_like(self.dp)
+        if self.ep is None:
+            self.ep = np.ones_like(self.dp)
 
     @classmethod
     def of(cls, **fields: Any) -> Plans:
         fields.setdefault("cp", 1)
+        fields.setdefault("ep", 1)
         arrays = {k: np.atleast_1d(np.asarray(v)) for k, v in fields.items()}
         n = max(a.size for a in arrays.values())
         return cls(**{k: np.broadcast_to(a, (n,)).astype(np.int64) for k, a in arrays.items()})
@@ -80,10 +85,13 @@ class StepTime:
     optimizer: np.ndarray
     dp_comm_total: np.ndarray  # before overlap, for reporting
     cp_comm: np.ndarray | None = None  # ring attention's exposed K/V exchange
+    ep_comm: np.ndarray | None = None  # MoE token all-to-all, exposed (advisor/model/moe.py)
 
     def __post_init__(self) -> None:
         if self.cp_comm is None:
             self.cp_comm = np.zeros_like(self.compute)
+        if self.ep_comm is None:
+            self.ep_comm = np.zeros_like(self.compute)
 
     @property
     def total(self) -> np.ndarray:

@@ -51,6 +51,36 @@ class ModelSpec(_Frozen):
     )
     experts: int = Field(default=1, ge=1, le=4096, description="MoE experts per layer (1 = dense).")
     top_k: int = Field(default=1, ge=1, description="Experts each token is routed to.")
+    # Mixture of experts beyond experts/top_k (advisor/model/moe.py). For a MoE model
+    # `ffn_hidden` is one routed expert's width.
+    shared_experts: int = Field(
+        default=0, ge=0, description="Experts every token visits, each ffn_hidden wide (DeepSeek)."
+    )
+    dense_layers: int = Field(
+        default=0, ge=0, description="Dense blocks before the first MoE block (first_k_dense)."
+    )
+    dense_ffn_hidden: int | None = Field(
+        default=None, ge=1, description="MLP width of those dense blocks; default 4·hidden."
+    )
+    # Multi-head latent attention (DeepSeek-V2/V3; advisor/model/attention.py): on when
+    # kv_lora_rank is set. head_dim is then qk_nope_head_dim + qk_rope_head_dim.
+    q_lora_rank: int | None = Field(default=None, ge=1, description="MLA query down-rank.")
+    kv_lora_rank: int | None = Field(default=None, ge=1, description="MLA key/value down-rank.")
+    qk_rope_head_dim: int | None = Field(default=None, ge=1, description="MLA rope part of q/k.")
+    v_head_dim: int | None = Field(default=None, ge=1, description="Value head width (MLA).")
+    sliding_window: int | None = Field(
+        default=None, ge=1, description="Tokens a sliding-window layer attends to."
+    )
+    sliding_layers: int = Field(
+        default=0, ge=0, description="Layers that use the sliding window (the rest attend fully)."
+    )
+    attention_sinks: bool = Field(default=False, description="A learned sink per head (gpt-oss).")
+    qk_norm: bool = Field(
+        default=False, description="RMSNorm over each query and key head (Qwen3, OLMo 2)."
+    )
+    mtp_layers: int = Field(
+        default=0, ge=0, description="Multi-token prediction modules (DeepSeek-V3: 1)."
+    )
     source: str | None = Field(default=None, description="Where the shape comes from.")
     notes: tuple[str, ...] = Field(
         default=(), description="How the shape and context were chosen (said in assumptions)."
@@ -66,7 +96,25 @@ class ModelSpec(_Frozen):
                 f"hidden ({self.hidden}) is not divisible by heads ({self.heads}); give head_dim"
             )
         if self.top_k > self.experts:
-            raise ValueError(f"top_k ({self.top_k}) exceeds experts ({self.experts})")
+            raise ValueError(
+                f"num_experts_per_tok/top_k ({self.top_k}) exceeds the experts ({self.experts})"
+            )
+        if self.dense_layers > self.layers or self.sliding_layers > self.layers:
+            raise ValueError("dense_layers and sliding_layers cannot exceed layers")
+        if not self.is_moe and (self.shared_experts or self.dense_layers):
+            raise ValueError("shared_experts and dense_layers need experts > 1")
+        mla = (self.q_lora_rank, self.qk_rope_head_dim, self.v_head_dim)
+        if self.kv_lora_rank is None and any(x is not None for x in mla[:2]):
+            raise ValueError("q_lora_rank and qk_rope_head_dim are MLA fields: give kv_lora_rank")
+        if self.kv_lora_rank is not None:
+            if self.head_dim is None or self.qk_rope_head_dim is None:
+                raise ValueError("MLA needs head_dim (nope + rope) and qk_rope_head_dim")
+            if self.qk_rope_head_dim >= self.head_dim:
+                raise ValueError("MLA qk_rope_head_dim must be less than head_dim")
+            if self.n_kv != self.heads:
+                raise ValueError("MLA has one key/value head per query head")
+        if self.sliding_layers and self.sliding_window is None:
+            raise ValueError("sliding_layers needs sliding_window")
         return self
 
     @property
@@ -84,6 +132,25 @@ class ModelSpec(_Frozen):
     @property
     def is_moe(self) -> bool:
         return self.experts > 1
+
+    @property
+    def is_mla(self) -> bool:
+        return self.kv_lora_rank is not None
+
+    @property
+    def moe_layers(self) -> int:
+        """Blocks with routed experts (all of them for a MoE model but dense_layers)."""
+        return self.layers - self.dense_layers if self.is_moe else 0
+
+    @property
+    def experts_per_token(self) -> int:
+        """Expert MLPs one token runs through in a MoE block: routed top_k plus shared."""
+        return self.top_k + self.shared_experts
+
+    @property
+    def d_v(self) -> int:
+        """Value (and attention-output) head width: v_head_dim, else d_head."""
+        return self.v_head_dim or self.d_head
 
 
 class TrainingSpec(_Frozen):
@@ -106,6 +173,17 @@ class TrainingSpec(_Frozen):
         "amp (torch.autocast: fp32 weights, gradients and residual stream, no master copy), "
         "or pure (every state in the training dtype, no master copy: litgpt bf16-true).",
     )
+    moe_imbalance: float = Field(
+        default=1.0,
+        ge=1.0,
+        description="Busiest expert's tokens over the mean (MoE; 1 = balanced; model/moe.py).",
+    )
+    capacity_factor: float | None = Field(
+        default=None,
+        gt=0,
+        description="MoE expert capacity over the mean; tokens beyond it are dropped. "
+        "None = dropless (Megatron-Core's default, DeepSeek-V3).",
+    )
 
 
 class ParallelPlan(_Frozen):
@@ -115,6 +193,9 @@ class ParallelPlan(_Frozen):
     tp: int = Field(default=1, ge=1, description="Tensor-parallel degree (inside a node).")
     pp: int = Field(default=1, ge=1, description="Pipeline stages.")
     cp: int = Field(default=1, ge=1, description="Context-parallel ranks per sequence.")
+    ep: int = Field(
+        default=1, ge=1, description="Expert-parallel ranks (carved out of tp x dp x cp; MoE)."
+    )
     vpp: int = Field(default=1, ge=1, description="Virtual stages per device (interleaved 1F1B).")
     sp: bool = Field(default=False, description="Sequence parallelism (needs tp > 1 to matter).")
     zero: int = Field(default=0, ge=0, le=3, description="ZeRO stage (3 = FSDP full shard).")

@@ -44,6 +44,7 @@ import numpy as np
 from advisor.model.comm import dp_collective_terms, dp_reduce_time, fsdp_per_block, p2p_time
 from advisor.model.device import DeviceModel
 from advisor.model.memory import dtype_bytes
+from advisor.model.moe_time import expert_params_shift, moe_step_parts, update_group
 from advisor.model.op_time import (
     ATTENTION_CORE,
     TP_HALVES,
@@ -124,7 +125,7 @@ def _stage_and_block(
     once per distinct tuple."""
     cross = (plans.tp * plans.cp > dev.devices_per_node).astype(np.int64)
     key = (((plans.mb * 4096 + plans.tp) * 2 + plans.sp) * 3 + plans.rec) * 1024 + plans.cp
-    key = key * 2 + cross
+    key = (key * 2 + cross) * 8192 + plans.ep
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     u = plans.take(first)
     per_block, head, fwd_block = _block_and_head(
@@ -190,6 +191,7 @@ def _block_and_head(
         fused_attention=flash_attention,
         residual_elem=residual,
         cp=cp,
+        ep=plans.ep.astype(float),
     )
     n = len(plans)
     core_ops = [o for o in ops if o.name in ATTENTION_CORE]
@@ -236,6 +238,9 @@ def _block_and_head(
     ) * np.array([[3.0], [2.0], [1.0]])
     if autocast:
         head = head + 2.0 * _sum(head_casts, dev, precision, plans.tp)
+    # Each multi-token prediction module is one more block and output head on the last
+    # stage (DeepSeek-V3 §2.2; its 2h -> h projection is left out, < 1% of a block).
+    head = head + spec.mtp_layers * (per_block + head)
     if dev.first_touch_bandwidth:
         blk, hd, _ = step_tensors(spec, b=b, t=t, sp=sp, elem=elem, autocast=autocast)
         per_block = per_block + np.array([[0.0], [1.0], [0.0]]) * first_touch_time(blk, dev)
@@ -309,9 +314,13 @@ def step_time(
     dp_overlap: bool = True,
     autocast: bool = False,
     tp_overlap: bool = False,
+    moe_load: float = 1.0,
+    ep_overlap: bool = False,
 ) -> StepTime:
     """Seconds per optimizer step for every plan, by part. `autocast`: torch.autocast
-    training (fp32 weights, gradients and optimizer; low-precision matmuls)."""
+    training (fp32 weights, gradients and optimizer; low-precision matmuls). MoE
+    (advisor/model/moe.py): `moe_load` stretches the routed experts' compute and the
+    all-to-all; `ep_overlap` hides the all-to-all behind the expert compute."""
     autocast = autocast and precision != "fp32"
     dev = dev.for_precision(precision)
     elem = dtype_bytes(precision)  # type: ignore[arg-type]
@@ -320,7 +329,9 @@ def step_time(
     parts, fwd_block, block = _stage_and_block(
         spec, plans, dev, precision, flash_attention, autocast, tp_overlap
     )
-    t_mb = parts.sum(axis=0)
+    moe = moe_step_parts(spec, plans, dev, elem, parts[0], moe_load, ep_overlap)
+    parts = parts + np.array([[1.0], [0.0], [0.0], [0.0]]) * moe[0]  # busiest expert's wait
+    t_mb = parts.sum(axis=0) + moe[1]
     m = plans.m.astype(float)
     compute, memory_bound, tp_comm = parts[0] * m, parts[1] * m, parts[2] * m
     cp_comm = parts[3] * m
@@ -336,7 +347,7 @@ def step_time(
         + counts.embedding
         + counts.output * (plans.pp == 1)
     )
-    p_dev = stage_params / plans.tp
+    p_dev = stage_params / plans.tp + expert_params_shift(counts, plans)
     grads = p_dev * g_bytes
     weights = p_dev * state_elem
     z = plans.zero
@@ -365,7 +376,7 @@ def step_time(
         exposed = total_comm
     group = dp_group(plans)
     exposed = np.where(group > 1, exposed, 0.0)
-    opt_params = p_dev / np.where(z >= 1, group, 1)
+    opt_params = p_dev / np.where(z >= 1, update_group(counts, plans, p_dev), 1)
     optimizer_t = (
         opt_params
         * optimizer_bytes_per_param(optimizer, "fp32" if autocast else precision)
@@ -384,4 +395,5 @@ def step_time(
         optimizer=optimizer_t * f,
         dp_comm_total=np.where(group > 1, total_comm, 0.0) * f,
         cp_comm=cp_comm * f,
+        ep_comm=moe[1] * m * f,
     )
