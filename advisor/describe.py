@@ -16,6 +16,8 @@ from advisor.cost import DEFAULT_GRID_KG_PER_KWH, run_cost
 from advisor.finetune.params import trainable_params
 from advisor.finetune.spec import FinetuneSpec
 from advisor.fitted import prediction_range
+from advisor.goodput import GoodputSettings
+from advisor.goodput_out import CheckpointOut, GoodputOut, run_goodput, whole_run_fields
 from advisor.hardware import Hardware
 from advisor.layout import (
     TIE_TOLERANCE,
@@ -99,7 +101,16 @@ class EstimateOut(BaseModel):
     mfu_peak_precision: str | None = Field(
         default=None, description="The dtype whose dense peak MFU and HFU divide by."
     )
-    time_to_train_s: float
+    time_to_train_s: float = Field(description="Wall clock: steady time / goodput.")
+    steady_time_to_train_s: float | None = Field(
+        default=None, description="Failure-free steady-state time (tokens / tokens_per_s)."
+    )
+    wall_tokens_per_s_per_device: float | None = Field(
+        default=None, description="tokens_per_s_per_device x goodput (advisor/goodput.py)."
+    )
+    goodput: GoodputOut | None = None
+    checkpoint: CheckpointOut | None = None
+    expected_interruptions: dict[str, float] | None = None
     device_hours: float
     price_per_hour_usd: float | None = None
     cost_usd: float | None = None
@@ -210,9 +221,11 @@ def describe(
     grid_kg_per_kwh: float = DEFAULT_GRID_KG_PER_KWH,
     stack: StackConventions | None = None,
     finetune: FinetuneSpec | None = None,
+    goodput: GoodputSettings | None = None,
 ) -> EstimateOut:
     """The estimate document for plan `i` of a scored search (`finetune`: the method
-    scored, for the allocator slack it used)."""
+    scored, for the allocator slack it used; `goodput`: whole-run settings, None the
+    defaults: time, device-hours, cost and energy are wall-clock figures)."""
     counts = count_params(spec)
     fields = plan_fields(scored.plans, i)
     rec = fields["recompute"]
@@ -220,8 +233,11 @@ def describe(
     step_tokens = float(scored.tokens_per_step[i])
     tps = float(scored.tokens_per_s[i])
     fr = flops_report(spec, rec, step_tokens, tokens)
-    time_to_train = tokens / tps
+    steady_time = tokens / tps
+    whole = run_goodput(goodput, hw, pricing, counts.total, steady_time, step)
+    time_to_train = whole.goodput.wall_s
     money = run_cost(hw, time_to_train, pricing, grid_kg_per_kwh)
+    cost = money.cost_usd * whole.cost_factor if money.cost_usd is not None else None
     _, overhead_note = overhead_bytes(hw)
     breakdown = scored.time.breakdown(i)
     fits = bool(scored.fits[i]) if hw.memory_bytes else None
@@ -234,6 +250,7 @@ def describe(
         f"({training.precision}, {training.optimizer})",
         *dev.assumptions,
         *money.notes,
+        *whole.notes,
     ]
     if overhead_note:
         assumptions.append(overhead_note)
@@ -304,9 +321,11 @@ def describe(
         hfu=float(scored.hfu[i]),
         mfu_peak_precision=peak_dtype,
         time_to_train_s=time_to_train,
+        steady_time_to_train_s=steady_time,
+        **whole_run_fields(whole, tps / hw.devices),
         device_hours=time_to_train * hw.devices / 3600.0,
         price_per_hour_usd=money.price_per_hour_usd,
-        cost_usd=money.cost_usd,
+        cost_usd=cost,
         wall_time_s=money.wall_time_s,
         billed_hours=money.billed_hours if money.cost_usd is not None else None,
         energy_kwh=money.energy_kwh,
@@ -317,7 +336,7 @@ def describe(
             tps / hw.devices,
             float(scored.mfu[i]),
             time_to_train,
-            money.cost_usd,
+            cost,
             dev.stack,
         ),
         chosen=[],

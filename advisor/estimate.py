@@ -20,6 +20,7 @@ from advisor.describe import (  # the document and its helpers, re-exported for 
 from advisor.errors import UsageError
 from advisor.finetune.spec import FinetuneSpec, check_quant_support
 from advisor.fitted_moe import moe_factor_note, with_moe_factor, with_moe_range
+from advisor.goodput import GoodputSettings
 from advisor.hardware import Hardware
 from advisor.layout import (
     DEFAULT_MEMORY_HEADROOM,
@@ -120,10 +121,12 @@ def estimate(
     stack: StackConventions | None = None,
     finetune: FinetuneSpec | None = None,
     offload: str = "none",
+    goodput: GoodputSettings | None = None,
 ) -> EstimateOut:
     """Everything about one job on one hardware; unset layout fields are searched under
     the software stack's conventions (default: 'auto'). `finetune` (advisor/finetune/):
-    full, LoRA or QLoRA; None is pretraining, unchanged."""
+    full, LoRA or QLoRA; None is pretraining, unchanged. `goodput` (advisor/goodput.py):
+    whole-run settings; None: the sourced defaults."""
     catalog = catalog or load_catalog()
     stack = for_accelerator(catalog, stack or resolve(catalog, None), hw.accelerator.id)
     counts = count_params(spec)
@@ -149,7 +152,18 @@ def estimate(
     if i is None:
         i = int(scored.memory_total.argmin())
     out = describe(
-        spec, training, hw, dev, scored, i, tokens, pricing, grid_kg_per_kwh, stack, finetune
+        spec,
+        training,
+        hw,
+        dev,
+        scored,
+        i,
+        tokens,
+        pricing,
+        grid_kg_per_kwh,
+        stack,
+        finetune,
+        goodput,
     )
     out = with_moe_range(with_finetune(out, spec, finetune), spec)
     assumptions = list(out.assumptions)

@@ -15,9 +15,11 @@ from advisor.errors import AdvisorError, unknown
 from advisor.estimate import allocator_slack, overhead_bytes
 from advisor.finetune.spec import FinetuneSpec, check_quant_support
 from advisor.fitted_moe import with_moe_factor
+from advisor.goodput import GoodputSettings, wall_time
 from advisor.hardware import Hardware
 from advisor.model.device import device_model
 from advisor.model.offload import host_path
+from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
 from advisor.ownership import ownership
 from advisor.recommend_records import Candidate
@@ -104,9 +106,12 @@ def search_offerings(
     stack: StackConventions,
     finetune: FinetuneSpec | None,
     offload: str,
+    goodput: GoodputSettings | None = None,
 ) -> Searched:
-    """Candidates: each (offering, nodes) with the plan `Scored.best` picks."""
+    """Candidates: each (offering, nodes) with the plan `Scored.best` picks, timed and
+    costed over the whole run (`goodput`, advisor/goodput.py)."""
     convs: dict[str, StackConventions] = {}  # accelerator -> the stack's conventions on it
+    params = count_params(spec).total  # the checkpoint's size
     groups: dict[tuple[Any, ...], list[Offering]] = {}
     for o in offerings:
         groups.setdefault(_group_key(o, offload), []).append(o)
@@ -190,7 +195,8 @@ def search_offerings(
             if j is None:
                 continue
             tps = float(scored.tokens_per_s[j])
-            t = tokens / tps
+            t = tokens / tps  # steady state; each offering's whole run below
+            step = float(scored.step_time[j])
             for o in members:
                 price = o.price_per_hour(pricing)
                 assert price is not None
@@ -203,15 +209,17 @@ def search_offerings(
                     short_host.setdefault(o.id, []).append((n, need))
                     continue
                 hw = Hardware(acc, d, per_node, o, prof, bw, None, terms)
-                run_h = t / 3600
+                run_s, spares = wall_time(goodput, hw, pricing, params, t, step)
+                run_h, wtps = run_s / 3600, tokens / run_s
                 if o.kind == "onprem":
                     own = ownership(catalog, o, n, run_h, pricing, owned)
-                    c = Candidate(o, n, hw, scored, int(j), dev, tps, t, own.cost_usd, run_h, own)
+                    cost = own.cost_usd
+                    c = Candidate(o, n, hw, scored, int(j), dev, wtps, run_s, cost, run_h, own)
                 else:
                     billed = billed_hours(run_h, terms)
                     wall = wall_hours(run_h, terms) * 3600
-                    cost = price * n * billed
-                    c = Candidate(o, n, hw, scored, int(j), dev, tps, wall, cost, billed)
+                    cost = price * n * billed * spares  # spare nodes billed with the job
+                    c = Candidate(o, n, hw, scored, int(j), dev, wtps, wall, cost, billed)
                 candidates.append(c)
     return Searched(
         candidates=candidates,

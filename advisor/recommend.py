@@ -31,6 +31,9 @@ from advisor.dropped import Dropped, nothing_priced, outside_limits, unpriced
 from advisor.errors import AdvisorError, UsageError
 from advisor.estimate import CHINCHILLA_TOKENS_PER_PARAM, describe, with_finetune
 from advisor.finetune.spec import FinetuneSpec
+from advisor.goodput import GoodputSettings
+from advisor.goodput_data import goodput_defaults
+from advisor.goodput_out import ranking_notes
 from advisor.layout import DEFAULT_MEMORY_HEADROOM, batch_notes, default_batch_tokens
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
@@ -82,10 +85,13 @@ def recommend(
     finetune: FinetuneSpec | None = None,
     offload: str = "none",
     suggest: bool = True,
+    goodput: GoodputSettings | None = None,
 ) -> RecommendOut:
     """Ranked options. `offload`: CPU offload (advisor/model/offload.py). When nothing
-    fits in memory and `suggest`, the output says what would (advisor/what_fits.py)."""
+    fits in memory and `suggest`, the output says what would (advisor/what_fits.py).
+    Time and cost are the whole run's (`goodput`, advisor/goodput.py)."""
     call = {k: v for k, v in locals().items() if k not in ("spec", "training", "catalog")}
+    goodput_defaults()  # data is read before the search is timed, as the catalog is
     started = time.perf_counter()
     stack = stack or resolve(catalog, None)
     counts = count_params(spec)
@@ -110,6 +116,7 @@ def recommend(
         stack=stack,
         finetune=finetune,
         offload=offload,
+        goodput=goodput,
     )
     candidates, convs, plans_scored = searched.candidates, searched.convs, searched.plans_scored
     batch_limited, no_precision, skipped = (
@@ -204,6 +211,7 @@ def recommend(
             asked,
             convs.get(c.hw.accelerator.id),
             finetune,
+            goodput,
         )
         for r, c in enumerate(ok[:top])
     ]
@@ -237,6 +245,7 @@ def recommend(
         if single
         else []
     )
+    notes += ranking_notes(goodput, pricing)
     notes += [
         f"the global batch ({batch:,.0f} tokens, {batch / spec.seq_len:,.0f} sequences) limits "
         f"scale: no layout of {a} on {d:,} devices or more keeps a micro-step of every "
@@ -277,9 +286,21 @@ def _option(
     asked: tuple[float, bool],
     stack: StackConventions | None = None,
     finetune: FinetuneSpec | None = None,
+    goodput: GoodputSettings | None = None,
 ) -> Option:
     est = describe(
-        spec, training, c.hw, c.dev, c.scored, c.index, tokens, pricing, grid, stack, finetune
+        spec,
+        training,
+        c.hw,
+        c.dev,
+        c.scored,
+        c.index,
+        tokens,
+        pricing,
+        grid,
+        stack,
+        finetune,
+        goodput,
     )
     est = with_finetune(est, spec, finetune)
     used = est.global_batch_tokens
@@ -322,7 +343,9 @@ def cost_at(o: Option, run_s: float, terms: RentalTerms | None) -> tuple[float, 
             return run_s, (o.amortised_usd or 0.0) * scale
         return run_s, o.purchase_usd + ((o.cost_usd or 0.0) - o.purchase_usd) * scale
     h = run_s / 3600
-    return wall_hours(h, terms) * 3600, (o.price_per_hour_usd or 0.0) * billed_hours(h, terms)
+    spares = (o.nodes + o.goodput.spare_nodes) / o.nodes if o.goodput else 1.0
+    price = (o.price_per_hour_usd or 0.0) * spares  # spare nodes billed with the job
+    return wall_hours(h, terms) * 3600, price * billed_hours(h, terms)
 
 
 def horizon_s(max_days: float | None, deadline_s: float | None) -> float | None:

@@ -94,7 +94,7 @@ class Candidate:
     scored: Scored
     index: int
     dev: Any
-    tokens_per_s: float
+    tokens_per_s: float  # over the whole run (steady x goodput)
     time_s: float  # wall clock: provisioning + run
     cost: float
     billed_h: float

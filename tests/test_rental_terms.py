@@ -75,7 +75,8 @@ def test_estimate_on_a_capacity_block_pays_for_whole_days(cli, catalog) -> None:
     d = _json(cli, "estimate", "--params", "1.3B", "--offering", off.id, "--nodes", "64")
     assert d["time_to_train_s"] < DAY * 3600 / 4  # the run is a few hours ...
     assert d["billed_hours"] == DAY  # ... but the block is sold by the day
-    assert d["cost_usd"] == pytest.approx(off.on_demand_usd_per_hour.value * 64 * DAY)
+    held = 64 + d["goodput"]["spare_nodes"]  # spare nodes are billed with the job
+    assert d["cost_usd"] == pytest.approx(off.on_demand_usd_per_hour.value * held * DAY)
     assert d["wall_time_s"] > d["time_to_train_s"]
     assert any("billed" in a for a in d["assumptions"])
 
@@ -90,7 +91,8 @@ def test_one_hour_deadline_respects_billing_and_node_limits(cli, catalog) -> Non
         assert o["wall_time_s"] == pytest.approx(o["time_to_train_s"] + o["provisioning_s"])
         assert o["wall_time_s"] <= 3600
         assert o["billed_hours"] == pytest.approx(billed_hours(o["time_to_train_s"] / 3600, terms))
-        assert o["cost_usd"] == pytest.approx(o["price_per_hour_usd"] * o["billed_hours"])
+        held = (o["nodes"] + o["goodput"]["spare_nodes"]) / o["nodes"]  # spares are billed
+        assert o["cost_usd"] == pytest.approx(o["price_per_hour_usd"] * o["billed_hours"] * held)
         assert o["terms"] == terms.id
 
 

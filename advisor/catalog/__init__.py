@@ -203,6 +203,8 @@ def _check_references(
             raise fail("offerings", key, "host_cpu", f"unknown cpu '{o.host_cpu}'")
         if o.terms and o.terms not in tables["terms"]:
             raise fail("offerings", key, "terms", f"unknown terms '{o.terms}'")
+        if o.storage and o.storage not in tables["storage"]:
+            raise fail("offerings", key, "storage", f"unknown storage '{o.storage}'")
     for key, p in tables["profiles"].items():
         if p.accelerator not in accs:
             raise fail("profiles", key, "accelerator", f"unknown accelerator '{p.accelerator}'")

@@ -235,6 +235,9 @@ class Offering(Strict):
     terms: Id | None = Field(
         default=None, description="Rental terms id (terms.yaml); cloud default: 'default'."
     )
+    storage: Id | None = Field(
+        default=None, description="Storage id (storage.yaml) checkpoints are written to."
+    )
     notes: str | None = None
     price_caveat: str | None = Field(
         default=None,

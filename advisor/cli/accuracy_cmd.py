@@ -20,6 +20,7 @@ def accuracy(catalog: CatalogOpt = None, json_out: JsonOpt = False) -> None:
     from advisor.cli.accuracy_moe import moe_document, print_moe
     from advisor.crossval import base_predictions, cross_validate, shrink_weight, summary
     from advisor.finetune_accuracy import finetune_document
+    from advisor.goodput_accuracy import whole_run_document
     from advisor.serve.accuracy import serving_document
 
     catalog_from(catalog)  # a bad --catalog is still reported
@@ -44,12 +45,16 @@ def accuracy(catalog: CatalogOpt = None, json_out: JsonOpt = False) -> None:
                 "not_checked": skipped,
                 "not_checked_reasons": reasons,
                 "finetune": finetune_document(),
+                "whole_run_wall": whole_run_document(rows),
                 "serving": serving_document(),
                 "moe": moe_document(preds, weight),
             }
         )
         return
     _print(rows, stats, skipped, reasons)
+    from advisor.cli.accuracy_goodput import print_whole_run
+
+    print_whole_run(whole_run_document(rows))
     print_moe(moe_document(preds, weight))
     from advisor.cli.accuracy_finetune import print_finetune
 

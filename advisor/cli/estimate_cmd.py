@@ -33,6 +33,17 @@ from advisor.cli.finetune_opts import (
     parse_offload,
     tokens_total,
 )
+from advisor.cli.goodput_opts import (
+    AsyncCheckpointOpt,
+    CheckpointIntervalOpt,
+    CheckpointStorageOpt,
+    EvalFractionOpt,
+    GoodputOpt,
+    NodeMtbfOpt,
+    SpotInterruptionsOpt,
+    goodput_from,
+    print_goodput,
+)
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, PRICINGS
 from advisor.errors import unknown
 from advisor.layout import LayoutChoice
@@ -184,6 +195,13 @@ def estimate(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 when the plan does not fit in memory.")
     ] = False,
+    goodput: GoodputOpt = "on",
+    checkpoint_storage: CheckpointStorageOpt = None,
+    checkpoint_interval: CheckpointIntervalOpt = None,
+    node_mtbf: NodeMtbfOpt = None,
+    async_checkpoint: AsyncCheckpointOpt = False,
+    eval_fraction: EvalFractionOpt = None,
+    spot_interruptions: SpotInterruptionsOpt = None,
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -225,6 +243,8 @@ def estimate(
         capacity_factor=capacity_factor,
     )
     cat = catalog_from(catalog)
+    gp = (goodput, checkpoint_storage, checkpoint_interval, node_mtbf, async_checkpoint)
+    whole = goodput_from(cat, *gp, eval_fraction, spot_interruptions)
     conv = resolve_stack(cat, stack, flash_attention, dp_overlap)
     prof = read_profile(profile) if profile is not None else None
     hw = resolve_hardware(
@@ -258,6 +278,7 @@ def estimate(
         stack=conv,
         finetune=finetune,
         offload=offload_mode,
+        goodput=whole,
     )
     if out.fits is False:
 
@@ -285,6 +306,7 @@ def estimate(
                 stack=conv,
                 finetune=finetune,
                 offload=offload,
+                goodput=whole,
             )
 
         def flag(n: int) -> str:
@@ -407,6 +429,7 @@ def _print_human(out) -> None:  # type: ignore[no-untyped-def]
         f"MFU {out.mfu:.1%}, HFU {out.hfu:.1%}"
         + (f" (of the {out.mfu_peak_precision} peak)" if out.mfu_peak_precision else "")
     )
+    print_goodput(c, out)
     line = (
         f"time to train {format_size(out.tokens)} tokens: {format_duration(out.time_to_train_s)}"
         f"{range_text(out, 'time_to_train_s')}, {out.device_hours:,.0f} device-hours"

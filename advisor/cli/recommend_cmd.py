@@ -35,6 +35,16 @@ from advisor.cli.finetune_opts import (
     parse_offload,
     tokens_total,
 )
+from advisor.cli.goodput_opts import (
+    AsyncCheckpointOpt,
+    CheckpointIntervalOpt,
+    CheckpointStorageOpt,
+    EvalFractionOpt,
+    GoodputOpt,
+    NodeMtbfOpt,
+    SpotInterruptionsOpt,
+    goodput_from,
+)
 from advisor.cli.recommend_output import CSV_FIELDS, _print_csv, _print_table
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, PRICINGS
 from advisor.errors import AdvisorError, UsageError, unknown
@@ -126,6 +136,13 @@ def recommend_request(
     tokens_per_epoch: str | None = None,
     epochs: float | None = None,
     offload: str = "none",
+    goodput: str = "on",
+    checkpoint_storage: str | None = None,
+    checkpoint_interval: str | None = None,
+    node_mtbf: str | None = None,
+    async_checkpoint: bool = False,
+    eval_fraction: float | None = None,
+    spot_interruptions: float | None = None,
 ) -> RecommendRequest:
     """Turn the command-line options (shared by `recommend` and `report`) into arguments."""
     from advisor.stacks import resolve as resolve_stack
@@ -167,6 +184,16 @@ def recommend_request(
         "memory_headroom": memory_headroom,
         "stack": resolve_stack(cat, stack, flash_attention, dp_overlap),
     }
+    kwargs["goodput"] = goodput_from(
+        cat,
+        goodput,
+        checkpoint_storage,
+        checkpoint_interval,
+        node_mtbf,
+        async_checkpoint,
+        eval_fraction,
+        spot_interruptions,
+    )
     if finetune is not None:
         kwargs["finetune"] = finetune
     if parse_offload(offload) != "none":
@@ -239,6 +266,13 @@ def recommend(
     stack: StackOpt = "auto",
     flash_attention: FlashAttentionOpt = None,
     dp_overlap: DpOverlapOpt = None,
+    goodput: GoodputOpt = "on",
+    checkpoint_storage: CheckpointStorageOpt = None,
+    checkpoint_interval: CheckpointIntervalOpt = None,
+    node_mtbf: NodeMtbfOpt = None,
+    async_checkpoint: AsyncCheckpointOpt = False,
+    eval_fraction: EvalFractionOpt = None,
+    spot_interruptions: SpotInterruptionsOpt = None,
     csv_out: Annotated[bool, typer.Option("--csv", help="Print the options as CSV.")] = False,
     catalog: CatalogOpt = None,
     json_out: JsonOpt = False,

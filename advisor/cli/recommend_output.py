@@ -26,6 +26,7 @@ CSV_FIELDS = (
     "recompute",
     "mfu",
     "tokens_per_s",
+    "goodput",
     "time_to_train_s",
     "wall_time_s",
     "billed_hours",
@@ -60,6 +61,7 @@ def _row(o) -> dict[str, object]:  # type: ignore[no-untyped-def]
         "recompute": p.recompute,
         "mfu": round(o.mfu, 4),
         "tokens_per_s": round(o.tokens_per_s, 1),
+        "goodput": round(o.goodput.fraction, 4) if o.goodput else 1.0,
         "time_to_train_s": round(o.time_to_train_s, 1),
         "wall_time_s": round(o.wall_time_s, 1),
         "billed_hours": round(o.billed_hours, 4),
@@ -159,6 +161,7 @@ def _print_table(out) -> None:  # type: ignore[no-untyped-def]
         "layout",
         "MFU",
         "tokens/s",
+        "goodput",
         "time",
         "billed",
         "cost",
@@ -167,7 +170,7 @@ def _print_table(out) -> None:  # type: ignore[no-untyped-def]
         t.add_column(
             col,
             justify="right"
-            if col in ("#", "MFU", "tokens/s", "time", "billed", "cost", "mem/device")
+            if col in ("#", "MFU", "tokens/s", "goodput", "time", "billed", "cost", "mem/device")
             else "left",
         )
     for o in out.options:
@@ -185,6 +188,7 @@ def _print_table(out) -> None:  # type: ignore[no-untyped-def]
             layout,
             f"{o.mfu:.0%}",
             f"{o.tokens_per_s:,.0f}",
+            f"{o.goodput.fraction:.1%}" if o.goodput and o.goodput.enabled else "off",
             format_duration(o.wall_time_s) + _span(o, "time_to_train_s", format_duration),
             _billed(o),
             format_money(o.cost_usd or 0.0) + _span(o, "cost_usd", format_money),

@@ -36,6 +36,15 @@ from advisor.cli.finetune_opts import (
     QuantOpt,
     TokensPerEpochOpt,
 )
+from advisor.cli.goodput_opts import (
+    AsyncCheckpointOpt,
+    CheckpointIntervalOpt,
+    CheckpointStorageOpt,
+    EvalFractionOpt,
+    GoodputOpt,
+    NodeMtbfOpt,
+    SpotInterruptionsOpt,
+)
 from advisor.cli.recommend_cmd import MAX_DAYS_HELP, request_from_options
 from advisor.errors import UsageError
 
@@ -100,6 +109,13 @@ def report(
     stack: StackOpt = "auto",
     flash_attention: FlashAttentionOpt = None,
     dp_overlap: DpOverlapOpt = None,
+    goodput: GoodputOpt = "on",
+    checkpoint_storage: CheckpointStorageOpt = None,
+    checkpoint_interval: CheckpointIntervalOpt = None,
+    node_mtbf: NodeMtbfOpt = None,
+    async_checkpoint: AsyncCheckpointOpt = False,
+    eval_fraction: EvalFractionOpt = None,
+    spot_interruptions: SpotInterruptionsOpt = None,
     out: Annotated[
         str | None,
         typer.Option(

@@ -33,7 +33,8 @@ def _dur(x: float) -> str:
 
 
 def _per_mtok(o: Option) -> float:
-    return (o.price_per_hour_usd or 0.0) / (o.tokens_per_s * 3600.0) * 1e6
+    wall_tps = o.wall_tokens_per_s_per_device or o.tokens_per_s_per_device  # whole run
+    return (o.price_per_hour_usd or 0.0) / (wall_tps * o.hardware["devices"] * 3600.0) * 1e6
 
 
 def _layout(o: Option) -> str:

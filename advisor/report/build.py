@@ -44,6 +44,7 @@ from advisor.report.data import (
 )
 from advisor.report.evidence import accuracy, assumptions, calibration, points, sources
 from advisor.report.sensitivity import option_profile, scale_efficiency, sensitivity
+from advisor.report.wall_time import wall_time_rows
 
 __all__ = [
     "CONTEXT_LIMIT",
@@ -126,6 +127,7 @@ def build_report(
         sensitivity=sens,
         scenario_winners=winners,
         calibration=cal,
+        wall_time=wall_time_rows(table),
         accuracy=acc,
         assumptions=assumptions(out, table, training),
         sources=src,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from advisor.crossval import CvRow
 from advisor.recommend import Option, Query, Shortfall
+from advisor.report.wall_time import WallTimeRow
 
 EFFICIENCY_FACTORS = (0.8, 0.9, 1.1)
 PRICE_FACTORS = (0.8, 1.2)
@@ -130,6 +131,7 @@ class ReportData(_Model):
     sensitivity: list[OptionSensitivity]
     scenario_winners: list[ScenarioWinner]
     calibration: Calibration | None
+    wall_time: list[WallTimeRow] = []  # where each option's wall time goes (goodput)
     accuracy: AccuracyData | None
     assumptions: list[str]
     sources: list[SourceRow]

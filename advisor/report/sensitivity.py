@@ -9,6 +9,7 @@ from typing import Literal
 from advisor.catalog import Catalog
 from advisor.catalog.schema import DeviceProfile
 from advisor.estimate import overhead_bytes
+from advisor.goodput_out import whole_run_s
 from advisor.hardware import Hardware
 from advisor.layout import DEFAULT_MEMORY_HEADROOM, default_batch_tokens
 from advisor.model.device import DeviceModel, EfficiencyCurve, device_model
@@ -67,7 +68,7 @@ class _Rescorer:
         j = scored.best()  # as recommend chooses
         if j is None:
             return float("inf"), float("inf")
-        t = tokens / float(scored.tokens_per_s[j])
+        t = whole_run_s(self.option, tokens / float(scored.tokens_per_s[j]))
         return cost_at(self.option, t, self.hw.terms)  # billing terms, purchase or ownership
 
 
