@@ -7,8 +7,9 @@ Each engine has three numbers: a_mem and a_cmp scale the memory and compute roof
 of a step, step_overhead_s adds a fixed time per step (the host-side scheduler, the
 sampler and launches; it is what keeps vLLM 0.5.4 at ~18 ms per token on 8 H100s),
 and a_ttft scales time to first token. They minimise the mean |log(predicted /
-measured)| of throughput and TPOT (a_ttft: the geometric mean of measured/predicted
-TTFT) over a grid, on the engine's rows, or on every engine's rows where the engine
+measured)| over every published throughput and TPOT, each value weighing the same
+(a_ttft: the geometric mean of measured/predicted TTFT), over a grid, on the
+engine's rows, or on every engine's rows where the engine
 has fewer than MIN_ROWS. A row's cross-validated prediction uses the numbers fitted
 without its own source (document). The all-rows fit and the CV residual percentiles
 ship as advisor/data/serve_fit.yaml for `advisor serve`:
@@ -182,18 +183,22 @@ def fit_on(
     ttft_pool: list[ServeRow] | None = None,
     host: bool = True,
 ) -> dict[str, Any]:
-    """Grid point minimising mean |log error| of throughput and TPOT; then a_ttft, on
-    these rows' TTFTs, or the pool's (every engine's) where they are fewer than MIN_ROWS.
+    """Grid point minimising mean |log error| over the rows' throughputs and TPOTs
+    (each value weighs the same); then a_ttft, on these rows' TTFTs, or the pool's
+    (every engine's) where they are fewer than MIN_ROWS.
     host False: no host time per step or per sequence (an engine fitted on other
     engines' rows: their schedulers' host time is theirs, not this engine's)."""
     a, c, pr, t, q, k = _grid()
     loss = np.where(host | ((t == 0) & (q == 0)), 0.0, np.inf)
-    n = 0
-    for m in ("throughput", "tpot"):  # each metric weighs the same, however many rows
-        part = [(r, measured(r, m)) for r in rows if measured(r, m) is not None]
-        for row, v in part:
-            loss = loss + _log_err(preds[row.id][m], v) / len(part)
-            n += 1
+    # Every measured value weighs the same. Weighing each metric the same instead gave
+    # the few TPOT rows (for TRT-LLM: one table, v0.14 online) as much say as all the
+    # throughput rows together, so one campaign's latencies set the efficiencies that
+    # every other campaign is predicted with.
+    part = [(r, m, measured(r, m)) for m in ("throughput", "tpot") for r in rows]
+    part = [(r, m, v) for r, m, v in part if v is not None]
+    for row, m, v in part:
+        loss = loss + _log_err(preds[row.id][m], v) / len(part)
+    n = len(part)
     i = (
         int(np.argmin(loss))
         if n
