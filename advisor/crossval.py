@@ -35,6 +35,7 @@ from advisor.crossval_base import (  # noqa: F401  (re-exported: importers use c
     RowId,
     base_prediction,
     base_predictions,
+    held_out_fields,
 )
 
 MIN_ROWS = 3  # a group's own factor needs this many training rows
@@ -98,19 +99,7 @@ def cross_validate(
         train = [q for q in steady(preds) if q.source != p.source]
         f, group, _ = fit_factor(train, p.stack, p.family, w)
         pred = _in_metric(p.metric, f, p.base)
-        out.append(
-            CvRow(
-                **p.model_dump(include=set(RowId.model_fields)),
-                predicted=pred,
-                error=pred / p.measured - 1,
-                napkin=p.napkin,
-                napkin_error=p.napkin / p.measured - 1,
-                factor=f,
-                factor_group=group,
-                whole_run=p.whole_run,
-                plan=p.plan,
-            )
-        )
+        out.append(CvRow(**held_out_fields(p, pred, f, group)))
     return out
 
 

@@ -60,6 +60,24 @@ class CvRow(RowId):
     plan: dict[str, Any]
 
 
+def held_out_fields(
+    p: BasePrediction, predicted: float, factor: float, group: str
+) -> dict[str, Any]:
+    """The fields of a CvRow: row `p` predicted at `predicted` by a factor fitted
+    without it (`factor`, from `group`), its error and the napkin's beside it."""
+    return {
+        **p.model_dump(include=set(RowId.model_fields)),
+        "predicted": predicted,
+        "error": predicted / p.measured - 1,
+        "napkin": p.napkin,
+        "napkin_error": p.napkin / p.measured - 1,
+        "factor": factor,
+        "factor_group": group,
+        "whole_run": p.whole_run,
+        "plan": p.plan,
+    }
+
+
 def base_prediction(run: Run, catalog: Catalog) -> BasePrediction:
     """Score the row's layout with its stack's conventions (no fitted correction).
     Layout fields the source does not print are chosen by the search (fastest plan)."""

@@ -39,3 +39,13 @@ def unknown(
     if kind not in ("accelerator", "offering", "network", "cpu"):
         tail = f"; did you mean '{hint}'?" if hint else f"; choose from: {', '.join(choices[:12])}"
     return UsageError(f"unknown {kind} '{name}'{tail}")
+
+
+def one_of(value: str | None, kind: str, choices: tuple[str, ...]) -> str | None:
+    """`value` lower-cased when it is one of `choices` (None stays None), else 'unknown X'."""
+    if value is None:
+        return None
+    v = value.strip().lower()
+    if v not in choices:
+        raise unknown(kind, value, choices)
+    return v

@@ -43,53 +43,47 @@ from advisor.cli.goodput_opts import (
     SpotInterruptionsOpt,
     goodput_from,
 )
+from advisor.cli.model_opts import (
+    FfnHiddenOpt,
+    HeadDimOpt,
+    HeadsOpt,
+    HfConfigOpt,
+    HiddenOpt,
+    KvHeadsOpt,
+    LayersOpt,
+    M,
+    MlpOpt,
+    ParamsOpt,
+    PresetOpt,
+    VocabOpt,
+)
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, PRICINGS
-from advisor.errors import unknown
+from advisor.errors import one_of
 from advisor.layout import LayoutChoice
 from advisor.model.select import resolve_model
 from advisor.model.spec import OPTIMIZERS, PRECISIONS, RECOMPUTES, TrainingSpec
 from advisor.units import (
     format_bytes,
-    parse_count,
     parse_size,
 )
 
 CONVENTIONS = ("advisor", "deepspeed", "megatron", "amp")
-M = "Model"
 H = "Hardware"
 L = "Layout (left out: chosen)"
 
 
-def _choice(value: str | None, kind: str, choices: tuple[str, ...]) -> str | None:
-    if value is None:
-        return None
-    v = value.strip().lower()
-    if v not in choices:
-        raise unknown(kind, value, choices)
-    return v
-
-
 def estimate(
-    params: Annotated[
-        str | None, typer.Option(help="Model size, e.g. 1.3B.", rich_help_panel=M)
-    ] = None,
-    model: Annotated[
-        str | None, typer.Option(help="Preset name, e.g. llama-2-7b.", rich_help_panel=M)
-    ] = None,
-    hf_config: Annotated[
-        Path | None, typer.Option(help="Hugging Face config.json.", rich_help_panel=M)
-    ] = None,
-    layers: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
-    hidden: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
-    heads: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
-    kv_heads: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
-    ffn_hidden: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
-    head_dim: Annotated[
-        int | None,
-        typer.Option(min=1, help="Per-head width (default hidden/heads).", rich_help_panel=M),
-    ] = None,
-    mlp: Annotated[str | None, typer.Option(help="gelu or swiglu.", rich_help_panel=M)] = None,
-    vocab: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
+    params: ParamsOpt = None,
+    model: PresetOpt = None,
+    hf_config: HfConfigOpt = None,
+    layers: LayersOpt = None,
+    hidden: HiddenOpt = None,
+    heads: HeadsOpt = None,
+    kv_heads: KvHeadsOpt = None,
+    ffn_hidden: FfnHiddenOpt = None,
+    head_dim: HeadDimOpt = None,
+    mlp: MlpOpt = None,
+    vocab: VocabOpt = None,
     seq_len: Annotated[
         int | None, typer.Option(min=1, help="Context length.", rich_help_panel=M)
     ] = None,
@@ -205,7 +199,7 @@ def estimate(
     from dataclasses import replace
 
     from advisor.estimate import estimate as run_estimate
-    from advisor.hardware import resolve_hardware
+    from advisor.hardware import hardware_from_flags, resolve_hardware
     from advisor.stacks import resolve as resolve_stack
     from advisor.what_fits import estimate_alternatives
 
@@ -232,9 +226,9 @@ def estimate(
             if global_batch_tokens
             else None
         ),
-        precision=_choice(precision, "precision", PRECISIONS),  # type: ignore[arg-type]
-        optimizer=_choice(optimizer, "optimizer", OPTIMIZERS),  # type: ignore[arg-type]
-        convention=_choice(convention, "convention", CONVENTIONS),  # type: ignore[arg-type]
+        precision=one_of(precision, "precision", PRECISIONS),  # type: ignore[arg-type]
+        optimizer=one_of(optimizer, "optimizer", OPTIMIZERS),  # type: ignore[arg-type]
+        convention=one_of(convention, "convention", CONVENTIONS),  # type: ignore[arg-type]
         moe_imbalance=moe_imbalance,
         capacity_factor=capacity_factor,
     )
@@ -243,14 +237,7 @@ def estimate(
     whole = goodput_from(cat, *gp, eval_fraction, spot_interruptions)
     conv = resolve_stack(cat, stack, flash_attention, dp_overlap)
     prof = read_profile(profile) if profile is not None else None
-    hw = resolve_hardware(
-        cat,
-        accelerator,
-        parse_count(count, "--count") if count is not None else None,
-        offering,
-        parse_count(nodes, "--nodes") if nodes is not None else None,
-        prof,
-    )
+    hw = hardware_from_flags(cat, accelerator, count, offering, nodes, prof)
     choice = LayoutChoice(
         tp=tp,
         pp=pp,
@@ -260,14 +247,14 @@ def estimate(
         sp=sp,
         zero=zero,
         micro_batch=micro_batch,
-        recompute=_choice(recompute, "recompute", RECOMPUTES),  # type: ignore[arg-type]
+        recompute=one_of(recompute, "recompute", RECOMPUTES),  # type: ignore[arg-type]
     )
     out = run_estimate(
         spec,
         training,
         hw,
         choice,
-        pricing=_choice(pricing, "pricing", PRICINGS) or "on-demand",
+        pricing=one_of(pricing, "pricing", PRICINGS) or "on-demand",
         grid_kg_per_kwh=DEFAULT_GRID_KG_PER_KWH if grid_intensity is None else grid_intensity,
         catalog=cat,
         memory_headroom=memory_headroom,
@@ -296,7 +283,7 @@ def estimate(
                 training,
                 h,
                 ch,
-                pricing=_choice(pricing, "pricing", PRICINGS) or "on-demand",
+                pricing=one_of(pricing, "pricing", PRICINGS) or "on-demand",
                 catalog=cat,
                 memory_headroom=memory_headroom,
                 stack=conv,
