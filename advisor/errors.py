@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class AdvisorError(Exception):
     """Base: a problem with the user's data or environment (exit 1)."""
@@ -39,3 +44,20 @@ def unknown(
     if kind not in ("accelerator", "offering", "network", "cpu"):
         tail = f"; did you mean '{hint}'?" if hint else f"; choose from: {', '.join(choices[:12])}"
     return UsageError(f"unknown {kind} '{name}'{tail}")
+
+
+def one_of(value: str | None, kind: str, choices: tuple[str, ...]) -> str | None:
+    """`value` lower-cased when it is one of `choices` (None stays None), else 'unknown X'."""
+    if value is None:
+        return None
+    v = value.strip().lower()
+    if v not in choices:
+        raise unknown(kind, value, choices)
+    return v
+
+
+def first_field_error(path: object, e: ValidationError) -> str:
+    """'path: field.path: message' for the first error of a pydantic ValidationError."""
+    err = e.errors()[0]
+    field = ".".join(str(p) for p in err["loc"])
+    return f"{path}: {field}: {err['msg']}"

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from advisor.errors import AdvisorError
+from advisor.errors import AdvisorError, first_field_error
 from advisor.model.spec import Precision, Recompute
 
 SOURCES_FILE = Path(__file__).resolve().parent / "data" / "finetune_sources.yaml"
@@ -92,9 +92,7 @@ def validate_sources(raw: Any, path: Path = SOURCES_FILE) -> FinetuneSources:
     try:
         data = FinetuneSources.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise AdvisorError(f"{path}: {field}: {err['msg']}") from None
+        raise AdvisorError(first_field_error(path, e)) from None
     for name, acc in data.accelerators.items():
         if acc.id is None and not acc.why:
             raise AdvisorError(f"{path}: accelerators.{name}: a null id needs a 'why'")

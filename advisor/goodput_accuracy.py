@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from advisor.catalog import load_catalog
 from advisor.catalog.schema import Figure
 from advisor.crossval import CvRow, abs_stats
-from advisor.errors import DataError
+from advisor.errors import DataError, first_field_error
 from advisor.goodput import GoodputSettings, conditions, whole_run
 from advisor.hardware import resolve_hardware
 
@@ -62,9 +62,7 @@ def anchors() -> tuple[Anchor, ...]:
     try:
         return tuple(AnchorFile.model_validate(raw).anchors)
     except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise DataError(f"{ANCHORS_FILE}: {field}: {err['msg']}") from None
+        raise DataError(first_field_error(ANCHORS_FILE, e)) from None
 
 
 _SETTINGS = {"failures_per_node_day", "async_checkpoint"}

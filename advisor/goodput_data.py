@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from advisor.catalog.schema import Figure
-from advisor.errors import DataError
+from advisor.errors import DataError, first_field_error
 
 DEFAULTS_FILE = Path(__file__).resolve().parent / "data" / "goodput_defaults.yaml"
 
@@ -62,9 +62,7 @@ def validate_defaults(raw: Any, path: Path = DEFAULTS_FILE) -> GoodputDefaults:
     try:
         data = GoodputDefaults.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise DataError(f"{path}: {field}: {err['msg']}") from None
+        raise DataError(first_field_error(path, e)) from None
     if "default" not in data.spot_notice_s:
         raise DataError(f"{path}: spot_notice_s: needs a 'default' entry")
     for name, fig in data.figures().items():

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from advisor.catalog import Catalog
 from advisor.catalog.schema import Accelerator, DeviceProfile, Offering, RentalTerms
 from advisor.errors import DataError, UsageError
+from advisor.units import parse_count
 
 # A bare accelerator count is laid out as nodes of 8, the HGX/DGX/OAM board size.
 DEFAULT_DEVICES_PER_NODE = 8
@@ -102,6 +103,25 @@ def resolve_hardware(
         )
     terms = catalog.terms_for(off) if off is not None else None
     return Hardware(acc, devices, per_node, off, prof, net, note, terms, domain)
+
+
+def hardware_from_flags(
+    catalog: Catalog,
+    accelerator: str | None,
+    count: str | None,
+    offering: str | None,
+    nodes: str | None,
+    profile: DeviceProfile | None = None,
+) -> Hardware:
+    """`resolve_hardware` from the command line's text: --count and --nodes as given."""
+    return resolve_hardware(
+        catalog,
+        accelerator,
+        parse_count(count, "--count") if count is not None else None,
+        offering,
+        parse_count(nodes, "--nodes") if nodes is not None else None,
+        profile,
+    )
 
 
 def _node_size(acc: Accelerator) -> int:

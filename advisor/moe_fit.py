@@ -32,11 +32,11 @@ from advisor.crossval import (
     SHRINK_WEIGHTS,
     BasePrediction,
     CvRow,
-    RowId,
     _in_metric,
     abs_stats,
     base_prediction,
     fit_factor,
+    held_out_fields,
     steady,
 )
 
@@ -104,15 +104,7 @@ def _rows(
         loso = _in_metric(p.metric, f_d, p.base)
         out.append(
             MoeCvRow(
-                **p.model_dump(include=set(RowId.model_fields)),
-                predicted=pred,
-                error=pred / p.measured - 1,
-                napkin=p.napkin,
-                napkin_error=p.napkin / p.measured - 1,
-                factor=f_d * e,
-                factor_group=f"{group} x moe",
-                whole_run=p.whole_run,
-                plan=p.plan,
+                **held_out_fields(p, pred, f_d * e, f"{group} x moe"),
                 model=_model(p),
                 dense_factor=f_d,
                 excess=e,

@@ -96,6 +96,13 @@ def nearest_batch(n: np.ndarray, seqs: np.ndarray, want: float, ok: np.ndarray) 
     return miss <= limit[inv] + 1e-9
 
 
+def _product(*axes: list[int]) -> list[np.ndarray]:
+    """Every combination of the axes' values (the first varies slowest), one int64 array
+    per axis."""
+    grids = np.meshgrid(*(np.asarray(a, dtype=np.int64) for a in axes), indexing="ij")
+    return [g.ravel() for g in grids]
+
+
 def enumerate_plans(
     spec: ModelSpec,
     device_counts: list[int],
@@ -121,32 +128,12 @@ def enumerate_plans(
         recs = [REC_CODES[choice.recompute]]
     else:
         recs = [0, 2] if flash_attention else [0, 1, 2]
-    ints = {"dtype": np.int64}
     # Device counts x tp x pp x cp x ep first (few), then every legal tuple x the other axes.
-    n, tp, pp, cp, ep = (
-        a.ravel()
-        for a in np.meshgrid(
-            np.asarray(device_counts, **ints),
-            np.asarray(tps, **ints),
-            np.asarray(pps, **ints),
-            np.asarray(cps, **ints),
-            np.asarray(eps, **ints),
-            indexing="ij",
-        )
-    )
+    n, tp, pp, cp, ep = _product(device_counts, tps, pps, cps, eps)
     keep = (n % (tp * pp * cp) == 0) & (per_node % tp == 0) & (pp <= spec.layers)
     keep &= (n // np.maximum(pp, 1)) % ep == 0  # ep divides tp·cp·dp (advisor/model/moe.py)
     n, tp, pp, cp, ep = n[keep], tp[keep], pp[keep], cp[keep], ep[keep]
-    rest = [
-        a.ravel()
-        for a in np.meshgrid(
-            np.asarray(vpps, **ints),
-            np.asarray(mbs, **ints),
-            np.asarray(zeros, **ints),
-            np.asarray(recs, **ints),
-            indexing="ij",
-        )
-    ]
+    rest = _product(vpps, mbs, zeros, recs)
     r = rest[0].size
     n, tp, pp, cp = np.repeat(n, r), np.repeat(tp, r), np.repeat(pp, r), np.repeat(cp, r)
     ep = np.repeat(ep, r)

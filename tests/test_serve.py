@@ -226,34 +226,15 @@ def test_search_ranks_by_cost_among_those_meeting_the_slos(cli) -> None:
 
 
 def test_search_says_none_meets_and_which_comes_closest(cli) -> None:
-    r = cli(
-        "serve",
-        "--model",
-        "llama-3-70b",
-        "--rate",
-        "5",
-        "--tpot-slo",
-        "0.1ms",
-        "--accelerators",
-        "h100",
-        "--json",
-    )
+    args = ("serve", "--model", "llama-3-70b", "--rate", "5", "--tpot-slo", "0.1ms",
+            "--accelerators", "h100")  # fmt: skip
+    r = cli(*args, "--json")
     assert r.code == 0, r.err
     doc = json.loads(r.out)
     assert doc["options"] == [] and doc["closest"]
     ratios = [o["slo_ratio"] for o in doc["closest"]]
     assert ratios == sorted(ratios) and ratios[0] > 1
-    text = cli(
-        "serve",
-        "--model",
-        "llama-3-70b",
-        "--rate",
-        "5",
-        "--tpot-slo",
-        "0.1ms",
-        "--accelerators",
-        "h100",
-    )
+    text = cli(*args)
     assert "none of" in text.out and "closest" in text.out
 
 

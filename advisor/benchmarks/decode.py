@@ -4,8 +4,8 @@ regime a serving engine batches its way out of)."""
 
 from __future__ import annotations
 
-from advisor.benchmarks.harness import Context, Outcome, Skip
-from advisor.benchmarks.prefill import shape_for
+from advisor.benchmarks.harness import Context, Outcome
+from advisor.benchmarks.prefill import models, prompts, shape_for
 from advisor.benchmarks.results import GenerateRow
 
 NAME = "decode"
@@ -20,25 +20,14 @@ def cases(ctx: Context, seq_len: int) -> list[tuple[int, int]]:
 
 
 def run(ctx: Context) -> Outcome:
-    import torch
-
     from advisor.benchmarks.generate import decode_step, prefill
-    from advisor.benchmarks.gpt import GPT, param_count
-    from advisor.benchmarks.training import autocast_supported
+    from advisor.benchmarks.gpt import param_count
 
-    if ctx.device == "mps":
-        raise Skip("decode is measured on CPU and CUDA")
     out = Outcome()
     shape = shape_for(ctx)
-    for precision in ("fp32", "bf16"):
-        if precision == "bf16" and not autocast_supported(ctx.device, "bf16-autocast"):
-            out.notes.append(f"bf16: not supported on {ctx.device}")
-            continue
-        dtype = torch.float32 if precision == "fp32" else torch.bfloat16
-        model = GPT(shape).to(ctx.device, dtype).train(False)  # inference mode for dropout-free GPT
+    for precision, model in models(ctx, shape, out, NAME):
         for batch, n in cases(ctx, shape.seq_len):
-            g = torch.Generator().manual_seed(0)
-            prompt = torch.randint(0, shape.vocab, (batch, n), generator=g).to(ctx.device)
+            prompt = prompts(ctx, shape, batch, n)
             _, caches = prefill(model, prompt)
             tok = prompt[:, -1:]
             stats = ctx.measure(lambda m=model, t=tok, c=caches, p=n: decode_step(m, t, c, p))

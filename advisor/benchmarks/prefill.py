@@ -3,6 +3,9 @@ filling the KV cache; tokens per second against prompt length."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from advisor.benchmarks.harness import Context, Outcome, Skip
 from advisor.benchmarks.results import GenerateRow, GPTShape
 
@@ -28,26 +31,43 @@ def cases(ctx: Context, shape: GPTShape) -> list[tuple[int, int]]:
     return [(1, n) for n in lens] + [(4, lens[0])]
 
 
-def run(ctx: Context) -> Outcome:
+def models(
+    ctx: Context, shape: GPTShape, out: Outcome, name: str = NAME
+) -> Iterator[tuple[str, Any]]:
+    """(precision, model) for fp32 and, where the device supports it, bf16: the small GPT
+    in inference mode; a precision the device lacks is noted in `out`."""
     import torch
 
-    from advisor.benchmarks.generate import prefill
-    from advisor.benchmarks.gpt import GPT, param_count
+    from advisor.benchmarks.gpt import GPT
     from advisor.benchmarks.training import autocast_supported
 
     if ctx.device == "mps":
-        raise Skip("prefill is measured on CPU and CUDA")
-    out = Outcome()
-    shape = shape_for(ctx)
+        raise Skip(f"{name} is measured on CPU and CUDA")
     for precision in ("fp32", "bf16"):
         if precision == "bf16" and not autocast_supported(ctx.device, "bf16-autocast"):
             out.notes.append(f"bf16: not supported on {ctx.device}")
             continue
         dtype = torch.float32 if precision == "fp32" else torch.bfloat16
-        model = GPT(shape).to(ctx.device, dtype).train(False)  # inference mode for dropout-free GPT
+        yield precision, GPT(shape).to(ctx.device, dtype).train(False)  # dropout-free GPT
+
+
+def prompts(ctx: Context, shape: GPTShape, batch: int, n: int) -> Any:
+    """`batch` prompts of `n` random tokens (seeded: every run times the same input)."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    return torch.randint(0, shape.vocab, (batch, n), generator=g).to(ctx.device)
+
+
+def run(ctx: Context) -> Outcome:
+    from advisor.benchmarks.generate import prefill
+    from advisor.benchmarks.gpt import param_count
+
+    out = Outcome()
+    shape = shape_for(ctx)
+    for precision, model in models(ctx, shape, out):
         for batch, n in cases(ctx, shape):
-            g = torch.Generator().manual_seed(0)
-            prompt = torch.randint(0, shape.vocab, (batch, n), generator=g).to(ctx.device)
+            prompt = prompts(ctx, shape, batch, n)
             stats = ctx.measure(lambda m=model, p=prompt: prefill(m, p))
             out.rows.append(
                 GenerateRow(

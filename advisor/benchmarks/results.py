@@ -12,43 +12,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from advisor.benchmarks.record import GPTShape, Record, Stats
+from advisor.benchmarks.train_request import (  # noqa: F401  (re-exported)
+    LoraRequest,
+    TrainMeasurement,
+    TrainRequest,
+)
 
 SCHEMA_VERSION = 1
-
-
-class Record(BaseModel):
-    """Base: unknown fields are errors and numbers must be finite."""
-
-    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="null")
-
-
-class Stats(Record):
-    """Timing statistics of one case, in seconds per call."""
-
-    warmup: int = Field(ge=0, description="Untimed calls before the samples.")
-    repeats: int = Field(ge=1, description="Timed samples.")
-    inner: int = Field(default=1, ge=1, description="Calls per sample (for very short calls).")
-    median_s: float = Field(gt=0)
-    mean_s: float = Field(gt=0)
-    min_s: float = Field(gt=0)
-    max_s: float = Field(gt=0)
-    stdev_s: float = Field(ge=0)
-    iqr_s: float = Field(ge=0, description="Interquartile range of the samples.")
-    spread: float = Field(ge=0, description="iqr / median: relative spread of the samples.")
-    samples_s: list[float] = Field(description="Every sample, per call.")
-
-
-class GPTShape(Record):
-    """A small nanoGPT-style model (see advisor/benchmarks/gpt.py) and its micro-batch."""
-
-    name: str = "gpt"
-    layers: int = Field(ge=1)
-    hidden: int = Field(ge=1)
-    heads: int = Field(ge=1)
-    vocab: int = Field(ge=2)
-    seq_len: int = Field(ge=1)
-    batch: int = Field(default=1, ge=1, description="Sequences per micro-batch.")
 
 
 class MatmulRow(Record):
@@ -210,20 +183,6 @@ class AllocatorRow(Record):
     time: Stats
 
 
-class LoraRequest(Record):
-    """LoRA adapters on the small GPT (advisor/benchmarks/lora_model.py): frozen base weights."""
-
-    rank: int = Field(default=8, ge=1)
-    alpha: float = Field(default=16.0, gt=0, description="Scale alpha/rank on B·A.")
-    targets: list[str] = Field(
-        default_factory=lambda: ["q", "k", "v", "o", "up", "down"],
-        description="advisor's names: q, k, v, o, up, down (a GELU MLP has no gate).",
-    )
-    impl: Literal["auto", "peft", "torch"] = Field(
-        default="torch", description="auto: PEFT where installed, else plain torch."
-    )
-
-
 class LoraStepRow(Record):
     """One LoRA training step: frozen base, trainable adapters, AdamW on the adapters."""
 
@@ -283,55 +242,6 @@ Row = Annotated[
     | GenerateRow,
     Field(discriminator="kind"),
 ]
-
-
-class TrainRequest(Record):
-    """What `python -m advisor.benchmarks.train_step` is asked to measure."""
-
-    model: GPTShape
-    precision: Literal["fp32", "bf16-autocast", "fp16-autocast"] = "fp32"
-    device: str = "cpu"
-    steps: int = Field(default=5, ge=1)
-    warmup: int = Field(default=2, ge=1, description="The first step allocates AdamW state.")
-    threads: int | None = None
-    seed: int = 0
-    live_peak: bool = Field(
-        default=False,
-        description="CPU: after the timed steps, profile one more step for its peak live "
-        "tensor bytes (`peak_allocated_bytes`).",
-    )
-    lora: LoraRequest | None = Field(
-        default=None, description="Train LoRA adapters on a frozen base instead of every weight."
-    )
-
-
-class TrainMeasurement(Record):
-    """Step time and peak memory of real training steps in a fresh process.
-
-    Memory is what the process needed beyond its state right after `import
-    torch`: on CPU the peak resident set (VmHWM, reset after import) minus the
-    resident set then; on CUDA the caching allocator's peak reserved bytes plus
-    the CUDA context (device memory in use at the end minus reserved), with
-    the allocator's peak allocated bytes beside it.
-    """
-
-    request: TrainRequest
-    params: int
-    tokens: int
-    time: Stats
-    baseline_bytes: float = Field(description="Memory in use after import torch.")
-    peak_bytes: float = Field(description="Peak memory during training, above baseline.")
-    peak_method: str
-    peak_allocated_bytes: float | None = Field(
-        default=None,
-        description="Peak live tensor bytes: CUDA torch.cuda.max_memory_allocated; CPU (with "
-        "live_peak) the profiler's allocation events over one step.",
-    )
-    threads: int | None = None
-    trainable_params: int | None = Field(default=None, description="With LoRA: the adapters'.")
-    lora_impl: Literal["peft", "torch"] | None = None
-    loss_first: float
-    loss_last: float
 
 
 class BenchResult(Record):

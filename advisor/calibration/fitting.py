@@ -51,11 +51,7 @@ def fit_latency_bandwidth(x: list[float], t: list[float]) -> tuple[float, float]
     w = 1.0 / ts
     design = np.stack([w, xs * w], axis=1)
     (a, b), *_ = np.linalg.lstsq(design, np.ones_like(ts), rcond=None)
-    if a < 0:
-        a, b = 0.0, float(np.sum(xs / ts) / np.sum((xs / ts) ** 2))
-    if b <= 0:
-        raise ValueError("time does not grow with size; cannot fit a bandwidth")
-    return float(a), float(1.0 / b)
+    return _intercept_and_rate(a, b, xs, ts, "a bandwidth")
 
 
 def fit_count_and_rate(counts: list[float], x: list[float], t: list[float]) -> tuple[float, float]:
@@ -68,10 +64,18 @@ def fit_count_and_rate(counts: list[float], x: list[float], t: list[float]) -> t
     if np.linalg.matrix_rank(design) < 2:
         raise ValueError("counts and sizes do not vary independently")
     (c, b), *_ = np.linalg.lstsq(design, np.ones_like(ts), rcond=None)
+    return _intercept_and_rate(c, b, xs, ts, "a rate")
+
+
+def _intercept_and_rate(
+    c: float, b: float, xs: np.ndarray, ts: np.ndarray, what: str
+) -> tuple[float, float]:
+    """(c, 1/b) of a relative-error fit of t = c·u + b·x: a negative c refits the slope
+    alone through the origin (least squares of b·x/t against 1)."""
     if c < 0:
         c, b = 0.0, float(np.sum(xs / ts) / np.sum((xs / ts) ** 2))
     if b <= 0:
-        raise ValueError("time does not grow with size; cannot fit a rate")
+        raise ValueError(f"time does not grow with size; cannot fit {what}")
     return float(c), float(1.0 / b)
 
 

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from advisor.cli.common import CatalogOpt, JsonOpt, catalog_from, console, print_json
-
-
-def _pct(x: float) -> str:
-    return f"{x:.1%}"
+from advisor.cli.common import CatalogOpt, JsonOpt, catalog_from, console, pct, print_json
 
 
 def accuracy(catalog: CatalogOpt = None, json_out: JsonOpt = False) -> None:
@@ -110,9 +106,9 @@ def _print(rows: list[Any], stats: dict[str, Any], skipped: dict[str, str], reas
     s = stats["steady_state"]
     c.print(
         f"steady state, n={s['cv']['n']}: cross-validated median |error| "
-        f"{_pct(s['cv']['median_abs_error'])}, p90 {_pct(s['cv']['p90_abs_error'])}; "
-        f"napkin (45% MFU) median {_pct(s['napkin']['median_abs_error'])}, "
-        f"p90 {_pct(s['napkin']['p90_abs_error'])}"
+        f"{pct(s['cv']['median_abs_error'])}, p90 {pct(s['cv']['p90_abs_error'])}; "
+        f"napkin (45% MFU) median {pct(s['napkin']['median_abs_error'])}, "
+        f"p90 {pct(s['napkin']['p90_abs_error'])}"
     )
     c.print(
         f"[dim]factors are g**{stats['shrink_weight']:g}: the fitted group factor shrunk toward "
@@ -127,10 +123,10 @@ def _print(rows: list[Any], stats: dict[str, Any], skipped: dict[str, str], reas
             t.add_row(
                 g,
                 str(v["cv"]["n"]),
-                _pct(v["cv"]["median_abs_error"]),
-                _pct(v["cv"]["p90_abs_error"]),
-                _pct(v["napkin"]["median_abs_error"]),
-                _pct(v["napkin"]["p90_abs_error"]),
+                pct(v["cv"]["median_abs_error"]),
+                pct(v["cv"]["p90_abs_error"]),
+                pct(v["napkin"]["median_abs_error"]),
+                pct(v["napkin"]["p90_abs_error"]),
             )
         c.print(t)
     c.print(f"checked {len(rows)} rows; not checked {len(skipped)}:")

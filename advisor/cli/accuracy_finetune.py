@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from advisor.cli.common import console
+from advisor.cli.common import console, pct
 
 METRIC_LABEL = {"peak_memory_bytes": "peak GB/GPU", "tokens_per_s_per_device": "tokens/s/GPU"}
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:.1%}"
 
 
 def _val(metric: str, x: float) -> str:
@@ -43,9 +39,9 @@ def print_finetune(doc: dict[str, Any]) -> None:
     c.print(t)
     for metric, tg in doc["targets"].items():
         c.print(
-            f"{METRIC_LABEL[metric]}, n={tg['n']}: median |error| {_pct(tg['median_abs_error'])} "
-            f"(target {_pct(tg['target_median_abs_error'])}: {'met' if tg['met'] else 'NOT met'}); "
-            f"napkin median {_pct(tg['napkin_median_abs_error'])}"
+            f"{METRIC_LABEL[metric]}, n={tg['n']}: median |error| {pct(tg['median_abs_error'])} "
+            f"(target {pct(tg['target_median_abs_error'])}: {'met' if tg['met'] else 'NOT met'}); "
+            f"napkin median {pct(tg['napkin_median_abs_error'])}"
         )
     c.print(f"[dim]{escape(doc['method'])}[/]")
     for metric in doc["targets"]:
@@ -57,10 +53,10 @@ def print_finetune(doc: dict[str, Any]) -> None:
                 t.add_row(
                     g,
                     str(v["model"]["n"]),
-                    _pct(v["model"]["median_abs_error"]),
-                    _pct(v["model"]["p90_abs_error"]),
-                    _pct(v["napkin"]["median_abs_error"]),
-                    _pct(v["napkin"]["p90_abs_error"]),
+                    pct(v["model"]["median_abs_error"]),
+                    pct(v["model"]["p90_abs_error"]),
+                    pct(v["napkin"]["median_abs_error"]),
+                    pct(v["napkin"]["p90_abs_error"]),
                 )
             c.print(t)
     for run_id, notes in doc["approximations"].items():

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from advisor.cli.common import console
-
-
-def _pct(x: float) -> str:
-    return f"{x:.1%}"
+from advisor.cli.common import console, pct
 
 
 def print_whole_run(doc: dict[str, Any]) -> None:
@@ -39,9 +35,9 @@ def print_whole_run(doc: dict[str, Any]) -> None:
     c.print(t)
     s = doc["summary"]
     c.print(
-        f"whole runs, n={s['cv']['n']}: median |error| {_pct(s['cv']['median_abs_error'])} "
-        f"with goodput, {_pct(s['steady_only']['median_abs_error'])} steady state alone; "
-        f"napkin (45% MFU) {_pct(s['napkin']['median_abs_error'])}"
+        f"whole runs, n={s['cv']['n']}: median |error| {pct(s['cv']['median_abs_error'])} "
+        f"with goodput, {pct(s['steady_only']['median_abs_error'])} steady state alone; "
+        f"napkin (45% MFU) {pct(s['napkin']['median_abs_error'])}"
     )
     a = Table(title="Goodput anchors (published whole-run figures)", show_edge=False)
     for col in ("anchor", "devices", "days", "measure", "published", "model", "band", "source"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from advisor.cli.common import console
+from advisor.cli.common import console, pct
 
 
 def moe_document(dense_preds: Any, dense_weight: float) -> dict[str, Any]:
@@ -21,10 +21,6 @@ def moe_document(dense_preds: Any, dense_weight: float) -> dict[str, Any]:
         "checks": [r.model_dump() for r in rows],
         "summary": moe_summary(rows, weight),
     }
-
-
-def _pct(x: float) -> str:
-    return f"{x:.1%}"
 
 
 def print_moe(doc: dict[str, Any]) -> None:
@@ -55,8 +51,8 @@ def print_moe(doc: dict[str, Any]) -> None:
     lomo, loso, nap = s["leave_one_model_out"], s["leave_one_source_out"], s["napkin"]
     c.print(
         f"MoE, n={lomo['n']} (tokens/s/GPU): leave-one-model-out median |error| "
-        f"{_pct(lomo['median_abs_error'])}, p90 {_pct(lomo['p90_abs_error'])}; "
-        f"leave-one-source-out {_pct(loso['median_abs_error'])}; napkin (45% MFU of "
-        f"6N-active) median {_pct(nap['median_abs_error'])}"
+        f"{pct(lomo['median_abs_error'])}, p90 {pct(lomo['p90_abs_error'])}; "
+        f"leave-one-source-out {pct(loso['median_abs_error'])}; napkin (45% MFU of "
+        f"6N-active) median {pct(nap['median_abs_error'])}"
     )
     c.print(f"[bold]note:[/] {s['note']}")

@@ -69,6 +69,11 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
+def pct(x: float | None) -> str:
+    """A fraction as a percentage with one decimal ('-' when there is none)."""
+    return "-" if x is None else f"{x:.1%}"
+
+
 def console() -> Any:
     from rich.console import Console
 

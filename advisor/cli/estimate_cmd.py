@@ -18,9 +18,9 @@ from advisor.cli.common import (
     MemoryHeadroomOpt,
     StackOpt,
     catalog_from,
-    console,
     print_json,
 )
+from advisor.cli.estimate_output import print_human
 from advisor.cli.finetune_opts import (
     EpochsOpt,
     LoraRankOpt,
@@ -42,58 +42,48 @@ from advisor.cli.goodput_opts import (
     NodeMtbfOpt,
     SpotInterruptionsOpt,
     goodput_from,
-    print_goodput,
+)
+from advisor.cli.model_opts import (
+    FfnHiddenOpt,
+    HeadDimOpt,
+    HeadsOpt,
+    HfConfigOpt,
+    HiddenOpt,
+    KvHeadsOpt,
+    LayersOpt,
+    M,
+    MlpOpt,
+    ParamsOpt,
+    PresetOpt,
+    VocabOpt,
 )
 from advisor.cost import DEFAULT_GRID_KG_PER_KWH, PRICINGS
-from advisor.errors import unknown
+from advisor.errors import one_of
 from advisor.layout import LayoutChoice
 from advisor.model.select import resolve_model
 from advisor.model.spec import OPTIMIZERS, PRECISIONS, RECOMPUTES, TrainingSpec
 from advisor.units import (
     format_bytes,
-    format_duration,
-    format_money,
-    format_size,
-    parse_count,
     parse_size,
 )
 
 CONVENTIONS = ("advisor", "deepspeed", "megatron", "amp")
-M = "Model"
 H = "Hardware"
 L = "Layout (left out: chosen)"
 
 
-def _choice(value: str | None, kind: str, choices: tuple[str, ...]) -> str | None:
-    if value is None:
-        return None
-    v = value.strip().lower()
-    if v not in choices:
-        raise unknown(kind, value, choices)
-    return v
-
-
 def estimate(
-    params: Annotated[
-        str | None, typer.Option(help="Model size, e.g. 1.3B.", rich_help_panel=M)
-    ] = None,
-    model: Annotated[
-        str | None, typer.Option(help="Preset name, e.g. llama-2-7b.", rich_help_panel=M)
-    ] = None,
-    hf_config: Annotated[
-        Path | None, typer.Option(help="Hugging Face config.json.", rich_help_panel=M)
-    ] = None,
-    layers: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
-    hidden: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
-    heads: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
-    kv_heads: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
-    ffn_hidden: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
-    head_dim: Annotated[
-        int | None,
-        typer.Option(min=1, help="Per-head width (default hidden/heads).", rich_help_panel=M),
-    ] = None,
-    mlp: Annotated[str | None, typer.Option(help="gelu or swiglu.", rich_help_panel=M)] = None,
-    vocab: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
+    params: ParamsOpt = None,
+    model: PresetOpt = None,
+    hf_config: HfConfigOpt = None,
+    layers: LayersOpt = None,
+    hidden: HiddenOpt = None,
+    heads: HeadsOpt = None,
+    kv_heads: KvHeadsOpt = None,
+    ffn_hidden: FfnHiddenOpt = None,
+    head_dim: HeadDimOpt = None,
+    mlp: MlpOpt = None,
+    vocab: VocabOpt = None,
     seq_len: Annotated[
         int | None, typer.Option(min=1, help="Context length.", rich_help_panel=M)
     ] = None,
@@ -209,7 +199,7 @@ def estimate(
     from dataclasses import replace
 
     from advisor.estimate import estimate as run_estimate
-    from advisor.hardware import resolve_hardware
+    from advisor.hardware import hardware_from_flags, resolve_hardware
     from advisor.stacks import resolve as resolve_stack
     from advisor.what_fits import estimate_alternatives
 
@@ -236,9 +226,9 @@ def estimate(
             if global_batch_tokens
             else None
         ),
-        precision=_choice(precision, "precision", PRECISIONS),  # type: ignore[arg-type]
-        optimizer=_choice(optimizer, "optimizer", OPTIMIZERS),  # type: ignore[arg-type]
-        convention=_choice(convention, "convention", CONVENTIONS),  # type: ignore[arg-type]
+        precision=one_of(precision, "precision", PRECISIONS),  # type: ignore[arg-type]
+        optimizer=one_of(optimizer, "optimizer", OPTIMIZERS),  # type: ignore[arg-type]
+        convention=one_of(convention, "convention", CONVENTIONS),  # type: ignore[arg-type]
         moe_imbalance=moe_imbalance,
         capacity_factor=capacity_factor,
     )
@@ -247,14 +237,7 @@ def estimate(
     whole = goodput_from(cat, *gp, eval_fraction, spot_interruptions)
     conv = resolve_stack(cat, stack, flash_attention, dp_overlap)
     prof = read_profile(profile) if profile is not None else None
-    hw = resolve_hardware(
-        cat,
-        accelerator,
-        parse_count(count, "--count") if count is not None else None,
-        offering,
-        parse_count(nodes, "--nodes") if nodes is not None else None,
-        prof,
-    )
+    hw = hardware_from_flags(cat, accelerator, count, offering, nodes, prof)
     choice = LayoutChoice(
         tp=tp,
         pp=pp,
@@ -264,14 +247,14 @@ def estimate(
         sp=sp,
         zero=zero,
         micro_batch=micro_batch,
-        recompute=_choice(recompute, "recompute", RECOMPUTES),  # type: ignore[arg-type]
+        recompute=one_of(recompute, "recompute", RECOMPUTES),  # type: ignore[arg-type]
     )
     out = run_estimate(
         spec,
         training,
         hw,
         choice,
-        pricing=_choice(pricing, "pricing", PRICINGS) or "on-demand",
+        pricing=one_of(pricing, "pricing", PRICINGS) or "on-demand",
         grid_kg_per_kwh=DEFAULT_GRID_KG_PER_KWH if grid_intensity is None else grid_intensity,
         catalog=cat,
         memory_headroom=memory_headroom,
@@ -300,7 +283,7 @@ def estimate(
                 training,
                 h,
                 ch,
-                pricing=_choice(pricing, "pricing", PRICINGS) or "on-demand",
+                pricing=one_of(pricing, "pricing", PRICINGS) or "on-demand",
                 catalog=cat,
                 memory_headroom=memory_headroom,
                 stack=conv,
@@ -321,7 +304,7 @@ def estimate(
     if json_out:
         print_json(out)
     else:
-        _print_human(out)
+        print_human(out)
     if strict and out.fits is False:
         need = format_bytes(out.memory_per_device_bytes.total)
         cap = format_bytes(out.memory_capacity_bytes or 0)
@@ -329,141 +312,3 @@ def estimate(
             f"advisor: error: the plan does not fit: {need} per device against {cap} (--strict)\n"
         )
         raise typer.Exit(1)
-
-
-def _print_human(out) -> None:  # type: ignore[no-untyped-def]
-    from rich.table import Table
-
-    c = console()
-    hw = out.hardware
-    p = out.plan
-    if out.fits is False:
-        # Said first: everything below describes a plan that cannot run.
-        c.print(
-            f"[bold red]does NOT fit[/]: {format_bytes(out.memory_per_device_bytes.total)} per "
-            f"device against {format_bytes(out.memory_capacity_bytes or 0)}; the figures below "
-            "are for a plan that cannot run"
-        )
-        alts = [
-            f"{a['change']} ({format_bytes(a['memory'])}/device, "
-            f"{format_money(a['cost']) if a.get('cost') is not None else 'no price'})"
-            for a in out.what_would_fit or []
-        ]
-        none = "no change tried (method, rank, --recompute full, --offload, 64x the devices)"
-        c.print("would fit: " + ("; ".join(alts) if alts else none))
-    c.print(
-        f"[bold]{out.model['name']}[/]: {out.params:,} parameters"
-        + (f" ({out.active_params:,} active)" if out.active_params != out.params else "")
-        + f", seq {out.model['seq_len']}"
-    )
-    c.print(
-        f"on {hw['devices']} x {hw['name']} ({hw['nodes']} node(s) of {hw['devices_per_node']})"
-    )
-    if out.method is not None:
-        c.print(f"method {out.method}: {out.trainable_params:,} trainable parameters")
-    chosen = set(out.chosen)
-
-    def mark(name: str, text: str) -> str:
-        return f"{text}*" if name in chosen else text
-
-    c.print(
-        "layout: "
-        + ", ".join(
-            [
-                f"dp {p.dp}",
-                mark("tp", f"tp {p.tp}"),
-                mark("pp", f"pp {p.pp}")
-                + (
-                    f" ({'/'.join(map(str, sorted(set(p.stage_layers), reverse=True)))} layers)"
-                    if len(set(p.stage_layers)) > 1
-                    else ""
-                ),
-                mark("cp", f"cp {p.cp}"),
-                *([mark("ep", f"ep {p.ep}")] if out.active_params != out.params else []),
-                mark("vpp", f"vpp {p.vpp}"),
-                mark("sp", f"sp {'on' if p.sp else 'off'}"),
-                mark("zero", f"zero {p.zero}"),
-                mark("micro_batch", f"micro-batch {p.micro_batch}"),
-                f"grad-accum {p.grad_accum}",
-                mark("recompute", f"recompute {p.recompute}"),
-                p.precision,
-            ]
-        )
-        + ("   (* chosen by advisor)" if chosen else "")
-    )
-    c.print(
-        f"FLOPs per token: {out.flops_per_token:.4g} model, {out.hardware_flops_per_token:.4g} "
-        f"hardware; per step {out.flops['model_per_step']:.4g}; "
-        f"training on {format_size(out.tokens)} tokens: {out.flops['total_model']:.4g}"
-    )
-    t = Table(title="Memory per device", show_edge=False)
-    t.add_column("part")
-    t.add_column("bytes", justify="right")
-    # Bytes this device holds per model parameter: sharded states (ZeRO, tp, pp) are
-    # small fractions, so three significant figures rather than two decimals (0.00).
-    t.add_column("bytes/param", justify="right")
-    m = out.memory_per_device_bytes
-    for name in ("weights", "gradients", "optimizer", "activations", "other", "total"):
-        v = getattr(m, name)
-        per = f"{v / out.params:.3g}" if name in ("weights", "gradients", "optimizer") else ""
-        t.add_row(name, format_bytes(v), per)
-        if name == "weights" and m.base_weights is not None:
-            for sub in ("base_weights", "quant_constants", "adapters"):
-                part = getattr(m, sub)
-                t.add_row(f"  {sub.replace('_', ' ')}", format_bytes(part), "")
-    c.print(t)
-    cap = out.memory_capacity_bytes
-    verdict = "fits" if out.fits else "does NOT fit"
-    c.print(f"{verdict} in {format_bytes(cap)} per device" if cap else "capacity unknown")
-    c.print(f"step time {out.step_time_s:.4g} s{range_text(out, 'step_time_s')}")
-    b = Table(title="Step time by part", show_edge=False)
-    b.add_column("part")
-    b.add_column("seconds", justify="right")
-    b.add_column("share", justify="right")
-    for k, v in out.breakdown_s.items():
-        b.add_row(k, f"{v:.4g}", f"{v / out.step_time_s:.1%}")
-    c.print(b)
-    c.print(
-        f"{out.tokens_per_s:,.0f} tokens/s ({out.tokens_per_s_per_device:,.0f} per device), "
-        f"{out.achieved_tflops_per_device:.1f} TFLOP/s per device, "
-        f"MFU {out.mfu:.1%}, HFU {out.hfu:.1%}"
-        + (f" (of the {out.mfu_peak_precision} peak)" if out.mfu_peak_precision else "")
-    )
-    print_goodput(c, out)
-    line = (
-        f"time to train {format_size(out.tokens)} tokens: {format_duration(out.time_to_train_s)}"
-        f"{range_text(out, 'time_to_train_s')}, {out.device_hours:,.0f} device-hours"
-    )
-    if out.cost_usd is not None:
-        line += (
-            f", {format_money(out.cost_usd)}{range_text(out, 'cost_usd')} "
-            f"at ${out.price_per_hour_usd:,.2f}/h"
-        )
-    c.print(line)
-    if out.range:
-        basis = out.range["basis"]
-        c.print(
-            f"[dim]ranges: 10th-90th percentile of the cross-validated error on "
-            f"{basis['count']} comparable published runs ({basis['group']}; advisor accuracy)[/]"
-        )
-    if out.energy_kwh is not None:
-        c.print(f"energy {out.energy_kwh:,.0f} kWh, {out.emissions_kg_co2e:,.0f} kg CO2e")
-    for a in out.assumptions:
-        c.print(f"[dim]assumes: {a}[/]")
-
-
-def range_text(out: Any, key: str) -> str:
-    """' (range a-b)' for a figure of an estimate, formatted like the figure."""
-    r = (
-        (out.range or {}).get(key)
-        if not isinstance(out, dict)
-        else (out.get("range") or {}).get(key)
-    )
-    if not r or r.get("low") is None:
-        return ""
-    fmt = {
-        "step_time_s": lambda v: f"{v:.4g} s",
-        "time_to_train_s": format_duration,
-        "cost_usd": format_money,
-    }[key]
-    return f" (range {fmt(r['low'])} to {fmt(r['high'])})"

@@ -9,9 +9,21 @@ from typing import Annotated
 import typer
 
 from advisor.cli.common import CatalogOpt, JsonOpt, catalog_from, print_json
+from advisor.cli.model_opts import (
+    FfnHiddenOpt,
+    HeadDimOpt,
+    HeadsOpt,
+    HfConfigOpt,
+    HiddenOpt,
+    KvHeadsOpt,
+    LayersOpt,
+    MlpOpt,
+    ParamsOpt,
+    PresetOpt,
+    VocabOpt,
+)
 from advisor.errors import UsageError
 
-M = "Model"
 H = "Hardware (left out: searched)"
 W = "Workload"
 S = "Search"
@@ -24,23 +36,17 @@ def _split(values: list[str] | None) -> list[str] | None:
 
 
 def serve(
-    model: Annotated[
-        str | None, typer.Option(help="Preset name, e.g. llama-3-8b.", rich_help_panel=M)
-    ] = None,
-    params: Annotated[
-        str | None, typer.Option(help="Model size, e.g. 8B.", rich_help_panel=M)
-    ] = None,
-    hf_config: Annotated[
-        Path | None, typer.Option(help="Hugging Face config.json.", rich_help_panel=M)
-    ] = None,
-    layers: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
-    hidden: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
-    heads: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
-    kv_heads: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
-    ffn_hidden: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
-    head_dim: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
-    mlp: Annotated[str | None, typer.Option(help="gelu or swiglu.", rich_help_panel=M)] = None,
-    vocab: Annotated[int | None, typer.Option(min=1, rich_help_panel=M)] = None,
+    params: ParamsOpt = None,
+    model: PresetOpt = None,
+    hf_config: HfConfigOpt = None,
+    layers: LayersOpt = None,
+    hidden: HiddenOpt = None,
+    heads: HeadsOpt = None,
+    kv_heads: KvHeadsOpt = None,
+    ffn_hidden: FfnHiddenOpt = None,
+    head_dim: HeadDimOpt = None,
+    mlp: MlpOpt = None,
+    vocab: VocabOpt = None,
     accelerator: Annotated[
         str | None, typer.Option(help="Accelerator id or alias.", rich_help_panel=H)
     ] = None,

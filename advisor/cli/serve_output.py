@@ -4,34 +4,32 @@ from __future__ import annotations
 
 import csv
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from advisor.cli.common import console
 from advisor.units import format_bytes
 
 
-def _ms(x: dict[str, Any]) -> str:
+def _ranged(x: dict[str, Any], num: Callable[[float], str], unit: str = "") -> str:
+    """'value unit (low-high)' of a figure with its range, '-' where there is none."""
     v = x.get("value")
     if v is None:
         return "-"
     lo, hi = x["range"]
-    return f"{v * 1e3:,.1f} ms ({lo * 1e3:,.1f}-{hi * 1e3:,.1f})"
+    return f"{num(v)}{unit} ({num(lo)}-{num(hi)})"
+
+
+def _ms(x: dict[str, Any]) -> str:
+    return _ranged(x, lambda v: f"{v * 1e3:,.1f}", " ms")
 
 
 def _num(x: dict[str, Any], unit: str = "") -> str:
-    v = x.get("value")
-    if v is None:
-        return "-"
-    lo, hi = x["range"]
-    return f"{v:,.0f}{unit} ({lo:,.0f}-{hi:,.0f})"
+    return _ranged(x, lambda v: f"{v:,.0f}", unit)
 
 
 def _usd(x: dict[str, Any]) -> str:
-    v = x.get("value")
-    if v is None:
-        return "-"
-    lo, hi = x["range"]
-    return f"${v:,.3f} (${lo:,.3f}-${hi:,.3f})"
+    return _ranged(x, lambda v: f"${v:,.3f}")
 
 
 def print_one(doc: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from advisor.errors import DataError
+from advisor.errors import DataError, first_field_error
 
 DATA_FILE = "launch.yaml"
 
@@ -89,6 +89,4 @@ def launch_facts() -> LaunchFacts:
     except (OSError, yaml.YAMLError) as e:
         raise DataError(f"{path}: {e}") from e
     except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise DataError(f"{path}: {where}: {err['msg']}") from e
+        raise DataError(first_field_error(path, e)) from e

@@ -3,19 +3,13 @@
 matplotlib (Agg, no pyplot state) with a fixed `svg.hashsalt`, no date metadata and
 glyphs drawn as paths (no fonts needed to view them). Each SVG's ids get a per-figure
 prefix so several can share one HTML page, and comments, the XML prolog and the fixed
-size are removed so the page can scale them. Only ids, numbers and our own words are
-drawn: no user-supplied text reaches a figure.
+size are removed so the page can scale them (the plumbing: advisor/report/figure.py).
+Only ids, numbers and our own words are drawn: no user-supplied text reaches a figure.
 """
 
 from __future__ import annotations
 
-import html
-import io
 import math
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import numpy as np
 
@@ -24,26 +18,8 @@ from advisor.model.device import EfficiencyCurve
 from advisor.model.memory import GIB
 from advisor.recommend import Option, Query
 from advisor.report.build import Calibration, OptionSensitivity, Point, label
+from advisor.report.figure import figure, log_axes, si_label, to_svg
 
-RC: dict[str, Any] = {
-    "svg.hashsalt": "advisor-report",
-    "svg.fonttype": "path",
-    "text.parse_math": False,
-    "font.family": "DejaVu Sans",
-    "font.size": 9.0,
-    "axes.titlesize": 11.0,
-    "axes.titleweight": "bold",
-    "axes.labelsize": 9.0,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.color": "#dddddd",
-    "grid.linewidth": 0.6,
-    "legend.fontsize": 8.0,
-    "legend.frameon": False,
-    "figure.dpi": 72,
-    "path.simplify": False,
-}
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 MEMORY_PARTS = (
     ("weights", "weights"),
@@ -63,73 +39,13 @@ STEP_LABELS = {
 }
 
 
-@contextmanager
-def _figure(width: float, height: float, ncols: int = 1) -> Iterator[tuple[Any, Any]]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(width, height), layout="constrained")
-        axes = fig.subplots(1, ncols, squeeze=False)[0]
-        yield fig, axes if ncols > 1 else axes[0]
-
-
-def to_svg(fig: Any, prefix: str) -> str:
-    """Serialise a figure to an SVG element for inlining in HTML."""
-    import matplotlib
-
-    parts = [fig.get_suptitle()]
-    for ax in fig.axes:
-        if not ax.get_visible():
-            continue
-        parts += [ax.get_title(loc="left") or ax.get_title()]
-        parts += [f"x: {ax.get_xlabel()}", f"y: {ax.get_ylabel()}"]
-    title = "; ".join(p.replace("\n", " ") for p in parts if p and not p.endswith(": "))
-    buf = io.StringIO()
-    with matplotlib.rc_context(RC):
-        fig.savefig(buf, format="svg", metadata={"Date": None})
-    svg = buf.getvalue()
-    svg = re.sub(r"<\?xml[^>]*\?>\s*", "", svg)
-    svg = re.sub(r"<!DOCTYPE[^>]*>\s*", "", svg)
-    svg = re.sub(r"<!--.*?-->\s*", "", svg, flags=re.S)
-    svg = re.sub(r"<svg([^>]*?) width=\"[^\"]*\" height=\"[^\"]*\"", r"<svg\1", svg, count=1)
-    svg = svg.replace("<svg", f'<svg class="plot" role="img" aria-label="{html.escape(title)}"', 1)
-    svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', svg)
-    svg = re.sub(r'href="#([^"]+)"', rf'href="#{prefix}-\1"', svg)
-    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}-\1)", svg)
-    if "<script" in svg.lower() or "<foreignobject" in svg.lower():
-        raise AssertionError("a figure must not carry markup beyond SVG drawing")
-    return svg.strip() + "\n"
-
-
-def _si(v: float, _pos: Any = None) -> str:
-    """1, 10, 1k, 1M, 1B, 1T (and 0.1, 0.01) for log-axis ticks, without mathtext."""
-    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(v) >= scale:
-            return f"{v / scale:g}{suffix}"
-    return f"{v:g}"
-
-
-def _log_axes(ax: Any, x: bool = True, y: bool = True) -> None:
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    for on, axis in ((x, ax.xaxis), (y, ax.yaxis)):
-        if not on:
-            continue
-        axis.set_major_locator(LogLocator(base=10.0, numticks=12))
-        axis.set_major_formatter(FuncFormatter(_si))
-        axis.set_minor_formatter(NullFormatter())
-
-
 OFF_CHART = 30.0  # options costing or taking more than this x the feasible range are not drawn
 
 
 def cost_time(points: list[Point], q: Query) -> str:
     """Cost against time to train, log-log: options outside the limits in grey,
     feasible ones in blue, the Pareto front joined, the budget and deadline as lines."""
-    with _figure(8.0, 5.0) as (fig, ax):
+    with figure(8.0, 5.0) as (fig, ax):
         ok = [p for p in points if p.feasible]
         # Scale the chart to the feasible options (or, with none, the ten cheapest).
         ref = ok or sorted(points, key=lambda p: p.cost_usd)[:10]
@@ -184,7 +100,7 @@ def cost_time(points: list[Point], q: Query) -> str:
         if q.budget_usd is not None:
             ax.axhline(q.budget_usd, color=PALETTE[3], linestyle="--", linewidth=1)
             ax.annotate(
-                f"budget {_si(q.budget_usd)} USD",
+                f"budget {si_label(q.budget_usd)} USD",
                 (0.01, q.budget_usd),
                 xycoords=("axes fraction", "data"),
                 xytext=(0, 3),
@@ -203,7 +119,7 @@ def cost_time(points: list[Point], q: Query) -> str:
             )
         ax.set_xscale("log")
         ax.set_yscale("log")
-        _log_axes(ax)
+        log_axes(ax)
         xlabel = "time to train (hours, log scale)"
         if hidden:
             xlabel += (
@@ -224,7 +140,7 @@ def _bar_labels(options: list[Option]) -> list[str]:
 def memory(options: list[Option]) -> str:
     """Memory per device, stacked by part, with each device's capacity marked."""
     opts = list(reversed(options))
-    with _figure(8.0, 1.3 + 0.55 * len(opts)) as (fig, ax):
+    with figure(8.0, 1.3 + 0.55 * len(opts)) as (fig, ax):
         y = np.arange(len(opts))
         left = np.zeros(len(opts))
         for (key, name), color in zip(MEMORY_PARTS, PALETTE, strict=False):
@@ -254,7 +170,7 @@ def memory(options: list[Option]) -> str:
 def step_time(options: list[Option]) -> str:
     """Where a training step goes: each part's share, with the step time written beside."""
     opts = list(reversed(options))
-    with _figure(8.0, 1.3 + 0.55 * len(opts)) as (fig, ax):
+    with figure(8.0, 1.3 + 0.55 * len(opts)) as (fig, ax):
         y = np.arange(len(opts))
         left = np.zeros(len(opts))
         keys = list(STEP_LABELS) + sorted(
@@ -293,7 +209,7 @@ def sensitivity(s: OptionSensitivity) -> str:
     """Change of time and cost of one option under each scenario, against the estimate."""
     rows = s.scenarios[1:]
     base = s.scenarios[0]
-    with _figure(8.0, 0.8 + 0.42 * len(rows), ncols=2) as (fig, axes):
+    with figure(8.0, 0.8 + 0.42 * len(rows), ncols=2) as (fig, axes):
         y = np.arange(len(rows))[::-1]
         for ax, what, unit in (
             (axes[0], "time_s", "time to train"),
@@ -330,7 +246,7 @@ def calibration(cal: Calibration) -> str:
     panels = [(mm, "matmul op size (FLOP, 2·m·n·k)", "Matmul")] if mm else []
     if mem:
         panels.append((mem, "bytes moved per op", "Memory bandwidth"))
-    with _figure(8.0, 3.8, ncols=max(1, len(panels))) as (fig, axes):
+    with figure(8.0, 3.8, ncols=max(1, len(panels))) as (fig, axes):
         axes = list(axes) if isinstance(axes, np.ndarray) else [axes]
         for ax, (curves, xlabel, name) in zip(axes, panels, strict=False):
             for c, color in zip(curves, PALETTE, strict=False):
@@ -356,7 +272,7 @@ def calibration(cal: Calibration) -> str:
                 else:
                     ax.axhline(c.max_efficiency, color=color, label=f"{tag} flat (no points)")
             ax.set_xscale("log")
-            _log_axes(ax, y=False)
+            log_axes(ax, y=False)
             ax.set_ylim(0, max([c.max_efficiency for c in curves] + [1.0]) * 1.08)
             ax.set_xlabel(f"{xlabel}, log scale")
             ax.set_ylabel("efficiency (fraction of peak)")
@@ -374,7 +290,7 @@ def accuracy(checks: list[CvRow]) -> str:
         ("step_time_s", "step time (s)"),
     )
     groups = sorted({c.source for c in checks})
-    with _figure(8.0, 3.8, ncols=2) as (fig, axes):
+    with figure(8.0, 3.8, ncols=2) as (fig, axes):
         for ax, (metric, unit) in zip(axes, metrics, strict=True):
             rows = [c for c in checks if c.metric == metric]
             if not rows:
@@ -400,7 +316,7 @@ def accuracy(checks: list[CvRow]) -> str:
                     )
             ax.set_xscale("log")
             ax.set_yscale("log")
-            _log_axes(ax)
+            log_axes(ax)
             ax.set_xlim(lo, hi)
             ax.set_ylim(lo, hi)
             ax.set_xlabel(f"measured {unit}, log scale")

@@ -9,8 +9,8 @@ from pathlib import Path
 from advisor.catalog import Catalog
 from advisor.catalog.loader import read_profile
 from advisor.cost import PRICINGS
-from advisor.errors import UsageError, unknown
-from advisor.hardware import Hardware, resolve_hardware
+from advisor.errors import UsageError, one_of
+from advisor.hardware import Hardware, hardware_from_flags
 from advisor.model.spec import ModelSpec
 from advisor.serve.engines import find_engine
 from advisor.serve.spec import (
@@ -20,7 +20,7 @@ from advisor.serve.spec import (
     parse_latency,
     serve_spec,
 )
-from advisor.units import parse_count, parse_size
+from advisor.units import parse_size
 
 
 @dataclass(frozen=True)
@@ -41,15 +41,6 @@ class Request:
     pricing: str
     hardware: Hardware | None
     search: Search | None
-
-
-def _choice(value: str | None, kind: str, choices: tuple[str, ...]) -> str | None:
-    if value is None:
-        return None
-    v = value.strip().lower()
-    if v not in choices:
-        raise unknown(kind, value, choices)
-    return v
 
 
 def _load(text: str | None, what: str) -> float | None:
@@ -96,9 +87,9 @@ def build_request(
     top: int,
 ) -> Request:
     eng = find_engine(engine)
-    pr = _choice(pricing, "pricing", PRICINGS) or "on-demand"
-    weights = _choice(precision, "precision", WEIGHT_PRECISIONS)
-    kv = _choice(kv_precision, "KV precision", KV_PRECISIONS)
+    pr = one_of(pricing, "pricing", PRICINGS) or "on-demand"
+    weights = one_of(precision, "precision", WEIGHT_PRECISIONS)
+    kv = one_of(kv_precision, "KV precision", KV_PRECISIONS)
     ttft = parse_latency(ttft_slo, "--ttft-slo") if ttft_slo is not None else None
     tpot = parse_latency(tpot_slo, "--tpot-slo") if tpot_slo is not None else None
     for flag, v in (("--tp", tp), ("--pp", pp), ("--ep", ep)):
@@ -119,14 +110,7 @@ def build_request(
     hw = None
     if accelerator or offering or profile:
         prof = read_profile(profile) if profile is not None else None
-        hw = resolve_hardware(
-            cat,
-            accelerator,
-            parse_count(count, "--count") if count is not None else None,
-            offering,
-            parse_count(nodes, "--nodes") if nodes is not None else None,
-            prof,
-        )
+        hw = hardware_from_flags(cat, accelerator, count, offering, nodes, prof)
     elif count is not None or nodes is not None:
         raise UsageError("--count goes with --accelerator and --nodes with --offering")
     searching = ttft is not None or tpot is not None or hw is None
