@@ -33,6 +33,7 @@ from advisor.model.device import DeviceModel, device_model
 from advisor.model.moe_notes import check_moe_layout, moe_assumptions
 from advisor.model.offload import host_path
 from advisor.model.params import count_params
+from advisor.model.plans import Plans
 from advisor.model.spec import ModelSpec, TrainingSpec
 from advisor.search import Scored, enumerate_plans, score
 from advisor.stacks import StackConventions, apply_efficiency, for_accelerator, resolve
@@ -85,28 +86,47 @@ def search_hardware(
             f"no layout of {spec.name} on {hw.devices} device(s) agrees with the layout "
             "flags given; loosen one of them"
         )
+    scored = score_on_hardware(
+        spec, training, plans, dev, hw, stack, catalog, headroom, finetune, offload
+    )
+    return scored, dev
+
+
+def score_on_hardware(
+    spec: ModelSpec,
+    training: TrainingSpec,
+    plans: Plans,
+    dev: DeviceModel,
+    hw: Hardware,
+    stack: StackConventions,
+    catalog: Catalog,
+    headroom: float,
+    finetune: FinetuneSpec | None,
+    offload: str,
+) -> Scored:
+    """`score` with what the hardware and the stack fix: device memory, the framework's
+    overhead and the allocator's slack on it, the stack's attention and overlap
+    conventions, and the host path offload uses (estimate and recommend alike)."""
     overhead, _ = overhead_bytes(hw)
-    capacity = hw.memory_bytes or 0.0
-    slack = allocator_slack(hw, finetune)
-    scored = score(
+    host = None
+    if offload != "none":
+        host = host_path(catalog, hw.accelerator, hw.offering, hw.devices_per_node)
+    return score(
         spec,
         training,
         plans,
         dev,
-        capacity,
+        hw.memory_bytes or 0.0,
         overhead,
-        allocator_slack=slack,
+        allocator_slack=allocator_slack(hw, finetune),
         headroom=headroom,
         flash_attention=stack.flash_attention,
         dp_overlap=stack.dp_overlap,
         tp_overlap=stack.tp_overlap,
         finetune=finetune,
         offload_mode=offload,
-        host=host_path(catalog, hw.accelerator, hw.offering, hw.devices_per_node)
-        if offload != "none"
-        else None,
+        host=host,
     )
-    return scored, dev
 
 
 def estimate(

@@ -12,18 +12,17 @@ from advisor.billing import billed_hours, node_limit, wall_hours
 from advisor.catalog import Catalog
 from advisor.catalog.schema import DeviceProfile, Offering
 from advisor.errors import AdvisorError, unknown
-from advisor.estimate import allocator_slack, overhead_bytes
+from advisor.estimate import score_on_hardware
 from advisor.finetune.spec import FinetuneSpec, check_quant_support
 from advisor.fitted_moe import with_moe_factor
 from advisor.goodput import GoodputSettings, wall_time
 from advisor.hardware import Hardware
 from advisor.model.device import device_model
-from advisor.model.offload import host_path
 from advisor.model.params import count_params
 from advisor.model.spec import ModelSpec, TrainingSpec
 from advisor.ownership import ownership
 from advisor.recommend_records import Candidate
-from advisor.search import Scored, enumerate_plans, score
+from advisor.search import Scored, enumerate_plans
 from advisor.stacks import StackConventions, apply_efficiency, for_accelerator
 
 
@@ -167,23 +166,8 @@ def search_offerings(
             continue
         skipped.setdefault(acc.id, "")
         hw0 = Hardware(acc, per_node, per_node, head, prof, bw, None)
-        overhead, _ = overhead_bytes(hw0)
-        slack = allocator_slack(hw0, finetune)
-        scored = score(
-            spec,
-            training,
-            plans,
-            dev,
-            acc.memory_bytes,
-            overhead,
-            allocator_slack=slack,
-            headroom=memory_headroom,
-            flash_attention=conv.flash_attention,
-            dp_overlap=conv.dp_overlap,
-            tp_overlap=conv.tp_overlap,
-            finetune=finetune,
-            offload_mode=offload,
-            host=host_path(catalog, acc, head, per_node) if offload != "none" else None,
+        scored = score_on_hardware(
+            spec, training, plans, dev, hw0, conv, catalog, memory_headroom, finetune, offload
         )
         plans_scored += len(plans)
         devs = scored.devices
