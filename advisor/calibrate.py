@@ -92,7 +92,7 @@ from advisor.calibration.rates import (
     lora_allocator_slack,
     vector_rates,
 )
-from advisor.calibration.steps import step_fit, step_fits_by_precision
+from advisor.calibration.steps import step_fits
 from advisor.catalog import Catalog
 from advisor.catalog.schema import DeviceProfile
 
@@ -124,8 +124,7 @@ __all__ = [
     "read_results",
     "reference_peak",
     "significant",
-    "step_fit",
-    "step_fits_by_precision",
+    "step_fits",
     "vector_rates",
     "write_profile",
 ]
@@ -192,14 +191,14 @@ def calibrate(
         notes=note,
     )
     if matmul:  # the step model needs a matmul curve to predict a training step
-        unfitted = profile
-        per_op, eff, why = step_fit(bench, profile, catalog, fig)
+        per_op, eff, by_precision, why = step_fits(bench, profile, catalog, fig)
         if why:
             warnings.append(why)
         if per_op is not None:
-            profile = profile.model_copy(
-                update={"kernel_overhead_us": per_op, "training_efficiency": eff}
-            )
-            by_precision = step_fits_by_precision(bench, unfitted, catalog, fig)
-            profile = profile.model_copy(update={"step_fit_by_precision": by_precision})
+            fitted = {
+                "kernel_overhead_us": per_op,
+                "training_efficiency": eff,
+                "step_fit_by_precision": by_precision,
+            }
+            profile = profile.model_copy(update=fitted)
     return profile, warnings

@@ -73,18 +73,20 @@ def _fit_overhead_and_efficiencies(
     return 0.0, [float(x) for x in inv]
 
 
-def step_fit(
+def step_fits(
     bench: BenchFile, profile: DeviceProfile, catalog: Catalog, fig: _Figures
-) -> tuple[Figure | None, Figure | None, str | None]:
-    """(fixed time per modeled operator, training efficiency) from the benchmarks' real
-    training steps (`_step_design`). The model is linear in both: t = rest + o·ops +
-    work / e, with `ops` the operators it counts and `work` its roofline time of them,
-    both read off the model with the profile so far; o and 1/e solve least squares on
-    relative error (o >= 0); without allocator rows e stays 1."""
+) -> tuple[Figure | None, Figure | None, dict[str, StepFit], str | None]:
+    """(fixed time per modeled operator, training efficiency, the per-precision fit, why
+    nothing was fitted) from the benchmarks' real training steps (`_step_design`, read
+    once for both fits). The model is linear in both: t = rest + o·ops + work / e, with
+    `ops` the operators it counts and `work` its roofline time of them, both read off the
+    model with the profile so far; o and 1/e solve least squares on relative error
+    (o >= 0); without allocator rows e stays 1."""
     got = _step_design(bench, profile, catalog)
     if got is None or isinstance(got, str):
-        return None, None, got
+        return None, None, {}, got
     d, rows, parts = got
+    detail = "; ".join(parts)
     has_work = any(r.kind == "allocator" for r in rows)
     if has_work:
         o, (inv_e,) = _fit_overhead_and_efficiencies(d, [np.ones(len(rows), dtype=bool)])
@@ -92,7 +94,6 @@ def step_fit(
         o = float(np.sum(d["ops"] * (d["t"] - d["rest"] - d["work"]) / d["t"] ** 2))
         o = max(0.0, o / float(np.sum((d["ops"] / d["t"]) ** 2)))
         inv_e = 1.0
-    detail = "; ".join(parts)
     per_op = fig(o * 1e6, f"least squares over the benchmarks' training steps: {detail}")
     eff = None
     if has_work and inv_e > 0:
@@ -101,11 +102,11 @@ def step_fit(
             "microbenchmark roofline time / in-step time of the same operators, from the same "
             f"fit: {detail}",
         )
-    return per_op, eff, None
+    return per_op, eff, _fits_by_precision(d, rows, detail, fig), None
 
 
-def step_fits_by_precision(
-    bench: BenchFile, profile: DeviceProfile, catalog: Catalog, fig: _Figures
+def _fits_by_precision(
+    d: dict[str, np.ndarray], rows: list[Any], detail: str, fig: _Figures
 ) -> dict[str, StepFit]:
     """One training efficiency per precision, the per-operator time shared, where every
     precision the steps ran in has an allocator step: autocast's casts and bf16 kernels
@@ -114,10 +115,6 @@ def step_fits_by_precision(
     20-50%). Empty otherwise (the shared fit stands)."""
     from advisor.validate import PRECISIONS
 
-    got = _step_design(bench, profile, catalog)
-    if got is None or isinstance(got, str):
-        return {}
-    d, rows, parts = got
     names = sorted({r.precision for r in rows})
     with_work = {r.precision for r in rows if r.kind == "allocator"}
     if len(names) < 2 or set(names) != with_work:
@@ -126,7 +123,6 @@ def step_fits_by_precision(
     o, inv = _fit_overhead_and_efficiencies(d, masks)
     if min(inv) <= 0:
         return {}
-    detail = "; ".join(parts)
     per_op = fig(o * 1e6, f"least squares, one efficiency per precision: {detail}")
     return {
         PRECISIONS[n]: StepFit(
