@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from advisor.benchmarks.harness import Context, Outcome, Skip
 from advisor.benchmarks.results import AllocatorRow, GPTShape, TrainRequest
+from advisor.benchmarks.train_request import STEP_PRECISIONS
 from advisor.benchmarks.train_step import run_in_subprocess
 
 NAME = "allocator"
@@ -42,16 +43,13 @@ def shapes(ctx: Context) -> list[GPTShape]:
     )
 
 
-PRECISIONS = ("fp32", "bf16-autocast")
-
-
 def run(ctx: Context) -> Outcome:
     from advisor.benchmarks.training import autocast_supported  # torch: only when the bench runs
 
     out = Outcome()
     if ctx.device == "mps":
         raise Skip("no peak-memory counter for MPS")
-    runs = [(s, p) for p in PRECISIONS for s in shapes(ctx)]
+    runs = [(s, p) for p in STEP_PRECISIONS for s in shapes(ctx)]
     for shape, precision in runs:
         if not autocast_supported(ctx.device, precision):
             out.notes.append(f"{precision}: not supported on {ctx.device}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from advisor.benchmarks.harness import Context, Outcome, Skip
 from advisor.benchmarks.results import GPTShape, LoraRequest, LoraStepRow, TrainRequest
 from advisor.benchmarks.shapes import training_gpt_shape
+from advisor.benchmarks.train_request import STEP_PRECISIONS
 from advisor.benchmarks.train_step import run_in_subprocess
 
 NAME = "lora"
@@ -38,7 +39,7 @@ def run(ctx: Context) -> Outcome:
     shape = shape_for(ctx)
     lora = LoraRequest(rank=2 if ctx.tiny else 8, alpha=16.0, targets=TARGETS, impl="auto")
     steps, warmup = (2, 1) if ctx.tiny else ((5, 2) if ctx.quick else (9, 3))
-    for precision in ("fp32", "bf16-autocast"):
+    for precision in STEP_PRECISIONS:
         if not autocast_supported(ctx.device, precision):
             out.notes.append(f"{precision}: not supported on {ctx.device}")
             continue

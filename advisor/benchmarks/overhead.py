@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from advisor.benchmarks.harness import Context, Outcome, Skip
 from advisor.benchmarks.results import GPTShape, OverheadRow, TrainRequest
+from advisor.benchmarks.train_request import STEP_PRECISIONS
 from advisor.benchmarks.train_step import run_in_subprocess
 
 NAME = "overhead"
@@ -30,7 +31,7 @@ def run(ctx: Context) -> Outcome:
     out = Outcome()
     if ctx.device == "mps":
         raise Skip("no peak-memory counter for MPS")
-    for precision in ("fp32", "bf16-autocast"):
+    for precision in STEP_PRECISIONS:
         if not autocast_supported(ctx.device, precision):
             continue
         req = TrainRequest(

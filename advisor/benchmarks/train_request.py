@@ -9,6 +9,11 @@ from pydantic import Field
 
 from advisor.benchmarks.record import GPTShape, Record, Stats
 
+# The precisions the training-step benchmarks (overhead, allocator, lora) and `advisor
+# validate` train, each where the device runs it (training.autocast_supported); advisor
+# calibrate fits the step model's efficiency for each.
+STEP_PRECISIONS = ("fp32", "bf16-autocast")
+
 
 class LoraRequest(Record):
     """LoRA adapters on the small GPT (advisor/benchmarks/lora_model.py): frozen base weights."""

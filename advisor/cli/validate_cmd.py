@@ -134,13 +134,14 @@ def _precisions(device: str) -> list[str]:
     except ImportError as e:
         raise DataError("advisor validate needs torch: pip install 'advisor[bench]'") from e
     from advisor.benchmarks.harness import resolve_device
+    from advisor.benchmarks.train_request import STEP_PRECISIONS
     from advisor.benchmarks.training import autocast_supported
 
     try:
         resolve_device(device)
     except ValueError as e:
         raise UsageError(str(e)) from e
-    return [p for p in ("fp32", "bf16-autocast") if autocast_supported(device, p)]
+    return [p for p in STEP_PRECISIONS if autocast_supported(device, p)]
 
 
 def _pct(x: float | None) -> str:
