@@ -177,19 +177,7 @@ def score(
     w, g, o = moved.memory(states.weights, states.gradients, states.optimizer)
     tensors = w + g + o + act + states.gathered
     other = states.gathered + overhead_bytes + allocator_slack * tensors
-    st = step_time(
-        spec,
-        plans,
-        dev,
-        training.precision,
-        training.optimizer,
-        grad_bytes=grad_bytes,
-        flash_attention=flash_attention,
-        dp_overlap=dp_overlap,
-        autocast=autocast(training),
-        tp_overlap=tp_overlap,
-        moe_load=expert_load(training),
-    )
+    st = _step_time(spec, training, plans, dev, grad_bytes, flash_attention, dp_overlap, tp_overlap)
     parts = (w, g, o, act, other)
     return moved.label(
         _scored(
@@ -255,6 +243,33 @@ def _scored(
     )
 
 
+def _step_time(
+    spec: ModelSpec,
+    training: TrainingSpec,
+    plans: Plans,
+    dev: DeviceModel,
+    grad_bytes: float | None,
+    flash_attention: bool,
+    dp_overlap: bool,
+    tp_overlap: bool,
+) -> StepTime:
+    """`step_time` with what the training spec fixes: precision, optimizer, autocast and
+    the MoE load factor (full training and adapters alike)."""
+    return step_time(
+        spec,
+        plans,
+        dev,
+        training.precision,
+        training.optimizer,
+        grad_bytes=grad_bytes,
+        flash_attention=flash_attention,
+        dp_overlap=dp_overlap,
+        autocast=autocast(training),
+        tp_overlap=tp_overlap,
+        moe_load=expert_load(training),
+    )
+
+
 def _score_adapters(
     spec: ModelSpec,
     training: TrainingSpec,
@@ -284,19 +299,8 @@ def _score_adapters(
     cast = autocast(training)
     elem = float(4 if cast else dtype_bytes(training.precision))
     g = grad_bytes if grad_bytes is not None else elem
-    st = step_time(
-        spec,
-        plans,
-        dev,
-        training.precision,
-        training.optimizer,
-        grad_bytes=g * trainable_share(spec, ft),
-        flash_attention=flash_attention,
-        dp_overlap=dp_overlap,
-        autocast=cast,
-        tp_overlap=tp_overlap,
-        moe_load=expert_load(training),
-    )
+    share = g * trainable_share(spec, ft)
+    st = _step_time(spec, training, plans, dev, share, flash_attention, dp_overlap, tp_overlap)
     st = finetune_step_time(
         spec, plans, dev, training.precision, training.optimizer, st, ft, autocast=cast
     )
