@@ -22,11 +22,7 @@ def price_figure(offering: Offering, pricing: str) -> Figure | None:
     """The catalog figure behind an offering's price under a pricing model (None on-premises)."""
     if offering.kind == "onprem":
         return offering.onprem.purchase_price_usd if offering.onprem else None
-    return {
-        "on-demand": offering.on_demand_usd_per_hour,
-        "spot": offering.spot_usd_per_hour,
-        "reserved": offering.reserved_usd_per_hour,
-    }.get(pricing)
+    return offering.rental_price(pricing)
 
 
 def price_date(fig: Figure) -> tuple[dt.date, bool]:

@@ -253,16 +253,20 @@ class Offering(Strict):
             raise ValueError("'onprem' cost inputs belong to kind: onprem")
         return self
 
+    def rental_price(self, pricing: str = "on-demand") -> Figure | None:
+        """The sourced node price per hour under a pricing model (None where unsourced)."""
+        return {
+            "on-demand": self.on_demand_usd_per_hour,
+            "spot": self.spot_usd_per_hour,
+            "reserved": self.reserved_usd_per_hour,
+        }[pricing]
+
     def price_per_hour(self, pricing: str = "on-demand") -> float | None:
         """Node price per hour under a pricing model, or None when unknown."""
         if self.kind == "onprem":
             assert self.onprem is not None
             return self.onprem.hourly_cost_usd()
-        fig = {
-            "on-demand": self.on_demand_usd_per_hour,
-            "spot": self.spot_usd_per_hour,
-            "reserved": self.reserved_usd_per_hour,
-        }[pricing]
+        fig = self.rental_price(pricing)
         return fig.value if fig else None
 
 
